@@ -1,1 +1,390 @@
-//! (stub)
+//! Starting external servers: exec plan (built in the parent) → fork → child checklist → exec.
+//!
+//! Everything the child needs (argv, envp, uid, gid, group list, rlimits) is prepared in the parent
+//! as C strings and plain integers, so the code between `fork` and `execve` only makes raw system
+//! calls and touches no allocator or lock: it is async-signal-safe. The child path reads as a
+//! checklist, in this order: make the connection fds 0, 1 and 2; new session; rlimits, nice and
+//! umask while still privileged; supplementary groups, gid, uid; default signal dispositions and
+//! an empty signal mask; `chdir("/")`; exec.
+//!
+//! The parent never waits for the exec to happen. A child that fails a step writes one small
+//! [`ChildFailure`] record into a close-on-exec pipe shared by all children and exits; the event
+//! loop reads the pipe and logs the reason, so a missing binary costs the daemon no blocking.
+//! This and the socket module are the only places with `unsafe`: `fork` and the calls after it
+//! cannot be expressed with std's `Command` without giving up the non-blocking parent (std waits
+//! for the exec through its own pipe) and the exact step order above.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// Who the server runs as. Only used when the daemon is root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    /// Supplementary groups (`groups = yes`: the user's groups; otherwise empty).
+    pub groups: Vec<libc::gid_t>,
+}
+
+/// One resource limit to set in the child (soft and hard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: RlimitResource,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RlimitResource {
+    As,
+    Cpu,
+    Data,
+    Files,
+    Rss,
+    Stack,
+}
+
+impl RlimitResource {
+    fn raw(self) -> libc::__rlimit_resource_t {
+        match self {
+            RlimitResource::As => libc::RLIMIT_AS,
+            RlimitResource::Cpu => libc::RLIMIT_CPU,
+            RlimitResource::Data => libc::RLIMIT_DATA,
+            RlimitResource::Files => libc::RLIMIT_NOFILE,
+            RlimitResource::Rss => libc::RLIMIT_RSS,
+            RlimitResource::Stack => libc::RLIMIT_STACK,
+        }
+    }
+}
+
+/// Everything needed to start one service's server, resolved once per configuration load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecPlan {
+    pub path: CString,
+    pub argv: Vec<CString>,
+    /// The environment, without `REMOTE_HOST` (added per connection).
+    pub env: Vec<CString>,
+    pub creds: Option<Credentials>,
+    pub nice: Option<i32>,
+    pub umask: Option<u32>,
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// The step of the child checklist that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Step {
+    Dup = 1,
+    Setsid,
+    Rlimit,
+    Nice,
+    Setgroups,
+    Setgid,
+    Setuid,
+    Chdir,
+    Exec,
+}
+
+impl Step {
+    fn from_u8(v: u8) -> Option<Step> {
+        Some(match v {
+            1 => Step::Dup,
+            2 => Step::Setsid,
+            3 => Step::Rlimit,
+            4 => Step::Nice,
+            5 => Step::Setgroups,
+            6 => Step::Setgid,
+            7 => Step::Setuid,
+            8 => Step::Chdir,
+            9 => Step::Exec,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Dup => "dup2",
+            Step::Setsid => "setsid",
+            Step::Rlimit => "setrlimit",
+            Step::Nice => "setpriority",
+            Step::Setgroups => "setgroups",
+            Step::Setgid => "setgid",
+            Step::Setuid => "setuid",
+            Step::Chdir => "chdir",
+            Step::Exec => "execve",
+        }
+    }
+}
+
+/// A child's report that it could not start its server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChildFailure {
+    pub pid: i32,
+    pub step: Step,
+    pub errno: i32,
+}
+
+impl ChildFailure {
+    pub fn error(&self) -> io::Error {
+        io::Error::from_raw_os_error(self.errno)
+    }
+}
+
+const REPORT_LEN: usize = 9;
+
+/// The pipe through which children report failures before exec.
+pub struct FailurePipe {
+    read: File,
+    write: OwnedFd,
+}
+
+impl FailurePipe {
+    pub fn new() -> io::Result<FailurePipe> {
+        // A socketpair gives close-on-exec, non-blocking ends in one call and keeps each
+        // 9-byte record atomic (SOCK_SEQPACKET would too; a stream of fixed records suffices).
+        let (r, w) = UnixStream::pair()?;
+        r.set_nonblocking(true)?;
+        w.set_nonblocking(true)?;
+        let read = File::from(OwnedFd::from(r));
+        Ok(FailurePipe { read, write: OwnedFd::from(w) })
+    }
+
+    pub fn read_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Reads every pending report (non-blocking).
+    pub fn drain(&mut self) -> Vec<ChildFailure> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; REPORT_LEN * 32];
+        loop {
+            match self.read.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    for rec in buf[..n].chunks_exact(REPORT_LEN) {
+                        let pid = i32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
+                        let errno = i32::from_ne_bytes([rec[5], rec[6], rec[7], rec[8]]);
+                        if let Some(step) = Step::from_u8(rec[4]) {
+                            out.push(ChildFailure { pid, step, errno });
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+/// Starts `plan` with `conn` on fds 0, 1 and 2. `remote_host` becomes `REMOTE_HOST` in the
+/// environment (as xinetd sets it). Returns the child's pid; failures after the fork are reported
+/// through `failures`.
+pub fn spawn(
+    plan: &ExecPlan,
+    conn: RawFd,
+    remote_host: Option<&str>,
+    failures: &FailurePipe,
+) -> io::Result<Pid> {
+    // Built here, before fork: the child must not allocate.
+    let remote = remote_host.and_then(|h| CString::new(format!("REMOTE_HOST={h}")).ok());
+    let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(plan.env.len() + 2);
+    envp.extend(plan.env.iter().map(|s| s.as_ptr()));
+    if let Some(r) = &remote {
+        envp.push(r.as_ptr());
+    }
+    envp.push(std::ptr::null());
+    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|s| s.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let groups: &[libc::gid_t] = plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
+    let report_fd = failures.write.as_raw_fd();
+
+    // SAFETY: the daemon is single-threaded at this point of the event loop, and the child
+    // below only makes async-signal-safe system calls on memory prepared above.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(Pid::from_raw(pid));
+    }
+    // Child.
+    // SAFETY: see `child`; never returns.
+    unsafe { child(plan, conn, &argv, &envp, groups, report_fd) }
+}
+
+/// The child checklist. Never returns: it execs or `_exit`s.
+///
+/// # Safety
+/// Must only be called in a freshly forked child; pointers in `argv`/`envp` must be valid
+/// NUL-terminated arrays of C strings.
+unsafe fn child(
+    plan: &ExecPlan,
+    conn: RawFd,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    groups: &[libc::gid_t],
+    report_fd: RawFd,
+) -> ! {
+    let fail = |step: Step, status: i32| -> ! {
+        let errno = *libc::__errno_location();
+        let pid = libc::getpid();
+        let mut rec = [0u8; REPORT_LEN];
+        rec[..4].copy_from_slice(&pid.to_ne_bytes());
+        rec[4] = step as u8;
+        rec[5..].copy_from_slice(&errno.to_ne_bytes());
+        libc::write(report_fd, rec.as_ptr().cast(), REPORT_LEN);
+        libc::_exit(status)
+    };
+
+    // 1. The connection becomes fds 0, 1 and 2 (moved out of the way first if it is one of them,
+    //    so dup2 always clears close-on-exec on all three).
+    let mut fd = conn;
+    if fd <= 2 {
+        fd = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            fail(Step::Dup, 1);
+        }
+    }
+    for target in 0..=2 {
+        if libc::dup2(fd, target) < 0 {
+            fail(Step::Dup, 1);
+        }
+    }
+    // 2. A session of its own, so signals to superd's group do not reach it.
+    if libc::setsid() < 0 {
+        fail(Step::Setsid, 1);
+    }
+    // 3. Limits, priority and umask while still privileged.
+    for r in &plan.rlimits {
+        let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
+        if libc::setrlimit(r.resource.raw(), &lim) < 0 {
+            fail(Step::Rlimit, 1);
+        }
+    }
+    if let Some(n) = plan.nice {
+        if libc::setpriority(libc::PRIO_PROCESS, 0, n) < 0 {
+            fail(Step::Nice, 1);
+        }
+    }
+    if let Some(m) = plan.umask {
+        libc::umask(m as libc::mode_t);
+    }
+    // 4. Credentials: groups, then gid, then uid (after uid nothing else can change).
+    if let Some(c) = &plan.creds {
+        if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+            fail(Step::Setgroups, 1);
+        }
+        if libc::setgid(c.gid) < 0 {
+            fail(Step::Setgid, 1);
+        }
+        if libc::setuid(c.uid) < 0 {
+            fail(Step::Setuid, 1);
+        }
+    }
+    // 5. Default signal dispositions and an empty mask: the server starts as if from a shell.
+    for sig in 1..libc::SIGRTMAX() {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    // 6. A working directory that is always there.
+    if libc::chdir(c"/".as_ptr()) < 0 {
+        fail(Step::Chdir, 1);
+    }
+    // 7. Exec.
+    libc::execve(plan.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    fail(Step::Exec, 127)
+}
+
+/// How a reaped child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Status(i32),
+    Signal(i32),
+}
+
+/// Reaps every child that has exited (non-blocking). Zombies never accumulate as long as this
+/// runs on each SIGCHLD.
+pub fn reap() -> Vec<(Pid, Exit)> {
+    let mut out = Vec::new();
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => out.push((pid, Exit::Status(code))),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => out.push((pid, Exit::Signal(sig as i32))),
+            Ok(WaitStatus::StillAlive) => break,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break, // ECHILD: no children left
+        }
+    }
+    out
+}
+
+/// Sends `sig` to a server; errors (already gone) are ignored.
+pub fn signal(pid: Pid, sig: Signal) {
+    let _ = nix::sys::signal::kill(pid, sig);
+}
+
+/// Marks every descriptor from 3 up close-on-exec. Called once at start-up so that descriptors
+/// superd inherited from whoever started it never reach a server (superd's own are created
+/// close-on-exec). One `close_range` call, not a loop up to the fd limit as xinetd does.
+pub fn cloexec_inherited() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
+    let r = unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32)
+    };
+    if r < 0 {
+        // Kernels before 5.11: fall back to the descriptors that are actually open.
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            let fds: Vec<RawFd> =
+                dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+            for fd in fds.into_iter().filter(|&fd| fd > 2) {
+                // SAFETY: F_SETFD on a possibly closed fd only fails with EBADF.
+                unsafe {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The text xinetd-style messages use for an errno.
+pub fn describe(step: Step, path: &CStr, errno: i32) -> String {
+    let err = io::Error::from_raw_os_error(errno);
+    match step {
+        Step::Exec => format!("execve({}) failed: {err}", path.to_string_lossy()),
+        other => format!("{} failed: {err}", other.name()),
+    }
+}
+
+/// Waits (bounded) until every pid in `pids` has been reaped; returns those still running.
+pub fn wait_all(pids: &mut Vec<Pid>, limit: Duration) -> Vec<(Pid, Exit)> {
+    let deadline = std::time::Instant::now() + limit;
+    let mut reaped = Vec::new();
+    while !pids.is_empty() && std::time::Instant::now() < deadline {
+        for (pid, exit) in reap() {
+            pids.retain(|p| *p != pid);
+            reaped.push((pid, exit));
+        }
+        if !pids.is_empty() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    reaped
+}
