@@ -1,1 +1,515 @@
-//! (stub)
+//! The service table: what the configuration means on this machine.
+//!
+//! `build(config, system)` is the only stage that consults the system: /etc/services, the user
+//! and group databases, the server executables, host names in `bind`. It turns each
+//! [`ServiceDecl`] into an immutable [`Service`] ready to listen and spawn, or into an error
+//! diagnostic pointing at the attribute that is wrong. A service that fails here is skipped; the
+//! others are unaffected. Reload diffing lives in `runtime`, keyed by [`Service::id`].
+
+pub mod services;
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::fmt::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use crate::config::model::{
+    Config, Diagnostic, FailureFlags, Limit, LogType, RlimitValue, ServiceDecl, SocketType, Span,
+    SuccessFlags,
+};
+use crate::internal::Builtin;
+use crate::listen::ListenSpec;
+use crate::spawn::{Credentials, ExecPlan, Rlimit, RlimitResource};
+pub use services::Services;
+
+/// Facts about the machine that `build` needs, gathered once per load.
+#[derive(Clone, Debug)]
+pub struct System {
+    pub services: Services,
+    /// Whether user/group changes are possible (superd runs as root).
+    pub is_root: bool,
+    /// superd's environment at start-up, for `passenv`.
+    pub environment: Vec<(String, String)>,
+}
+
+impl System {
+    pub fn from_machine(services_file: &std::path::Path) -> (System, Option<Diagnostic>) {
+        let (services, diag) = match Services::load(services_file) {
+            Ok(s) => (s, None),
+            Err(e) => (
+                Services::default(),
+                Some(Diagnostic::warning(
+                    None,
+                    format!("cannot read {}: {e}; only UNLISTED services can run", services_file.display()),
+                )),
+            ),
+        };
+        let environment = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        (System { services, is_root: nix::unistd::geteuid().is_root(), environment }, diag)
+    }
+}
+
+/// What a service does with a client.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start a program with the connection (or, for `wait = yes`, the socket) on fds 0-2.
+    Exec(ExecPlan),
+    /// Answer inside superd.
+    Internal(Builtin),
+}
+
+/// One runnable service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub listen: ListenSpec,
+    pub wait: bool,
+    pub action: Action,
+    pub instances: Limit,
+    pub log_type: Option<LogType>,
+    pub log_on_success: SuccessFlags,
+    pub log_on_failure: FailureFlags,
+    /// The declaration it came from (for the state dump and later stages).
+    pub decl: ServiceDecl,
+}
+
+impl Service {
+    pub fn protocol(&self) -> &'static str {
+        match self.listen.socket_type {
+            SocketType::Dgram => "udp",
+            _ => "tcp",
+        }
+    }
+}
+
+/// The result of one configuration load.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceTable {
+    pub services: Vec<Service>,
+    /// Ids of services that were written but are invalid (a reload keeps their old definition).
+    pub rejected: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ServiceTable {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == crate::config::model::Severity::Error)
+    }
+}
+
+/// Builds the table from a parsed configuration.
+pub fn build(config: &Config, system: &System) -> ServiceTable {
+    let mut table = ServiceTable {
+        services: Vec::new(),
+        rejected: config.rejected.iter().map(|r| r.id.clone()).collect(),
+        diagnostics: config.diagnostics.clone(),
+    };
+    // (protocol, port) -> (bind address, id, span) of services already accepted.
+    let mut ports: HashMap<(&'static str, u16), Vec<(IpAddr, String, Option<Span>)>> = HashMap::new();
+    let mut ids: HashMap<String, Option<Span>> = HashMap::new();
+    for decl in &config.services {
+        let mut warnings = Vec::new();
+        match build_one(decl, system, &mut warnings) {
+            Ok(svc) => {
+                let key = (svc.protocol(), svc.listen.addr.port());
+                let clash = ports.get(&key).and_then(|v| {
+                    v.iter().find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
+                });
+                if let Some((_, other, other_span)) = clash {
+                    let at = other_span.as_ref().map(|s| format!(" (at {s})")).unwrap_or_default();
+                    table.diagnostics.push(Diagnostic::error(
+                        decl.span.clone(),
+                        format!(
+                            "service {}: port {}/{} is already used by service {other}{at}",
+                            svc.id,
+                            key.1,
+                            key.0
+                        ),
+                    ));
+                    table.rejected.push(svc.id.clone());
+                } else if let Some(first) = ids.get(&svc.id) {
+                    let at = first.as_ref().map(|s| format!(" (first at {s})")).unwrap_or_default();
+                    table.diagnostics.push(Diagnostic::error(
+                        decl.span.clone(),
+                        format!("duplicate service id {}{at}: give one of them another id", svc.id),
+                    ));
+                } else {
+                    ports.entry(key).or_default().push((
+                        svc.listen.addr.ip(),
+                        svc.id.clone(),
+                        decl.span.clone(),
+                    ));
+                    ids.insert(svc.id.clone(), decl.span.clone());
+                    table.diagnostics.append(&mut warnings);
+                    table.services.push(svc);
+                }
+            }
+            Err(d) => {
+                table.diagnostics.append(&mut warnings);
+                table.diagnostics.push(d);
+                table.rejected.push(decl.id.clone());
+            }
+        }
+    }
+    table
+}
+
+fn overlaps(a: IpAddr, b: IpAddr) -> bool {
+    a == b || a.is_unspecified() || b.is_unspecified()
+}
+
+fn build_one(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> Result<Service, Diagnostic> {
+    let id = &decl.id;
+    let err = |span: Option<&Span>, msg: String| Diagnostic::error(span.or(decl.span.as_ref()).cloned(), format!("service {id}: {msg}"));
+    let ty = decl.type_flags();
+    let flags = decl.flags();
+
+    // socket_type and protocol imply each other.
+    let protocol = decl.protocol.as_ref().map(|p| p.value.as_str());
+    let socket_type = match (decl.socket_type.as_ref().map(|s| s.value), protocol) {
+        (Some(st), _) => st,
+        (None, Some("tcp")) => SocketType::Stream,
+        (None, Some("udp")) => SocketType::Dgram,
+        _ => return Err(err(None, "missing attribute socket_type".into())),
+    };
+    let proto = match (socket_type, protocol) {
+        (SocketType::Stream, None | Some("tcp")) => "tcp",
+        (SocketType::Dgram, None | Some("udp")) => "udp",
+        (SocketType::Raw | SocketType::Seqpacket, _) => {
+            return Err(err(
+                decl.socket_type.as_ref().map(|s| &s.span),
+                format!("socket_type {} is not supported (only stream and dgram)", socket_type.as_str()),
+            ))
+        }
+        (st, Some(p)) => {
+            return Err(err(
+                decl.protocol.as_ref().map(|s| &s.span),
+                format!("protocol {p} does not go with socket_type {}", st.as_str()),
+            ))
+        }
+    };
+    let wait = match &decl.wait {
+        Some(w) => w.value,
+        None => return Err(err(None, "missing attribute wait".into())),
+    };
+
+    // Features that arrive with later work. Access restrictions are refused rather than
+    // ignored: running a service open to everyone that was written to be restricted would be
+    // a silent security hole.
+    for (set, what) in [
+        (decl.only_from.is_some(), "only_from"),
+        (decl.no_access.is_some(), "no_access"),
+        (decl.access_times.is_some(), "access_times"),
+        (decl.redirect.is_some(), "redirect"),
+        (ty.rpc, "type = RPC"),
+        (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
+        (flags.sensor, "flags = SENSOR"),
+        (flags.idonly, "flags = IDONLY"),
+    ] {
+        if set {
+            return Err(err(None, format!("{what} is not supported by this version of superd yet; the service is not started")));
+        }
+    }
+    for (set, what) in [
+        (decl.per_source.is_some(), "per_source"),
+        (decl.cps.is_some(), "cps"),
+        (decl.max_load.is_some(), "max_load"),
+        (decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(), "banner"),
+        (decl.libwrap.is_some(), "libwrap"),
+        (decl.log_on_success.userid || decl.log_on_failure.userid, "USERID logging"),
+        (decl.deny_time.is_some(), "deny_time"),
+    ] {
+        if set {
+            warnings.push(Diagnostic::warning(
+                decl.span.clone(),
+                format!("service {id}: {what} is accepted but not enforced by this version of superd yet"),
+            ));
+        }
+    }
+
+    // Port: /etc/services unless UNLISTED.
+    let port = if ty.unlisted {
+        match &decl.port {
+            Some(p) => p.value,
+            None => return Err(err(None, "UNLISTED services need a port attribute".into())),
+        }
+    } else {
+        match sys.services.port(&decl.name, proto) {
+            None => {
+                return Err(err(
+                    None,
+                    format!(
+                        "service/protocol combination not in /etc/services: {}/{proto} (use type = UNLISTED and a port)",
+                        decl.name
+                    ),
+                ))
+            }
+            Some(known) => match &decl.port {
+                Some(p) if p.value != known => {
+                    return Err(err(
+                        Some(&p.span),
+                        format!("service {} expects port {known} (from /etc/services), not {}", decl.name, p.value),
+                    ))
+                }
+                _ => known,
+            },
+        }
+    };
+
+    // Address family: IPv6 dual-stack by default, as xinetd on Linux.
+    let bind_ip: Option<IpAddr> = match &decl.bind {
+        None => None,
+        Some(b) => Some(resolve_bind(&b.value, flags.ipv4 && !flags.ipv6).map_err(|m| err(Some(&b.span), m))?),
+    };
+    let ip = match bind_ip {
+        Some(ip) => ip,
+        None if flags.ipv4 && !flags.ipv6 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    let v6only = match decl.v6only {
+        Some(v) => v,
+        None => false,
+    };
+    let internal = ty.internal;
+    let listen = ListenSpec {
+        addr: SocketAddr::new(ip, port),
+        socket_type,
+        v6only,
+        nodelay: flags.nodelay,
+        keepalive: flags.keepalive,
+        nonblocking: !wait || internal,
+    };
+
+    let action = if internal {
+        match Builtin::from_name(&decl.name) {
+            Some(b) => Action::Internal(b),
+            None => {
+                return Err(err(
+                    None,
+                    format!(
+                        "no such internal service: {} (internal services are found by service name, not id)",
+                        decl.name
+                    ),
+                ))
+            }
+        }
+    } else {
+        if socket_type == SocketType::Dgram && !wait {
+            return Err(err(
+                decl.wait.as_ref().map(|w| &w.span),
+                "dgram services with an external server need wait = yes".into(),
+            ));
+        }
+        Action::Exec(exec_plan(decl, sys, warnings).map_err(|(span, m)| err(span.as_ref(), m))?)
+    };
+
+    Ok(Service {
+        id: id.clone(),
+        name: decl.name.clone(),
+        listen,
+        wait,
+        action,
+        instances: decl.instances.unwrap_or(Limit::Unlimited),
+        log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
+        log_on_success: decl.log_on_success,
+        log_on_failure: decl.log_on_failure,
+        decl: decl.clone(),
+    })
+}
+
+fn resolve_bind(text: &str, ipv4_only: bool) -> Result<IpAddr, String> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    let addrs: Vec<IpAddr> = (text, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve bind address {text}: {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|ip| !ipv4_only || ip.is_ipv4())
+        .copied()
+        .ok_or_else(|| format!("bind address {text} has no usable address"))
+}
+
+type PlanError = (Option<Span>, String);
+
+fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> Result<ExecPlan, PlanError> {
+    let server = decl.server.as_ref().ok_or((None, "missing attribute server".to_string()))?;
+    let user = decl.user.as_ref().ok_or((None, "missing attribute user".to_string()))?;
+    let path = PathBuf::from(&server.value);
+    if !path.is_absolute() {
+        return Err((Some(server.span.clone()), format!("server {} must be an absolute path", server.value)));
+    }
+    if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_err() || !path.is_file() {
+        return Err((Some(server.span.clone()), format!("server {} is not an executable file", server.value)));
+    }
+    let cstr = |s: &str, span: &Span| {
+        CString::new(s).map_err(|_| (Some(span.clone()), format!("{s:?} contains a NUL byte")))
+    };
+
+    // argv: basename(server) + server_args, or server_args alone with NAMEINARGS.
+    let args: Vec<String> = decl.server_args.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+    let mut argv = Vec::new();
+    if decl.flags().nameinargs {
+        if args.is_empty() {
+            return Err((None, "flags = NAMEINARGS needs server_args (its first word is argv[0])".into()));
+        }
+    } else {
+        let base = path.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        argv.push(cstr(&base, &server.span)?);
+    }
+    for a in &args {
+        argv.push(cstr(a, &server.span)?);
+    }
+
+    // Environment: passenv (or everything), then env entries, which override.
+    let mut env: Vec<(String, String)> = match &decl.passenv {
+        None => sys.environment.clone(),
+        Some(names) => sys.environment.iter().filter(|(k, _)| names.contains(k)).cloned().collect(),
+    };
+    for e in &decl.env {
+        if let Some((k, v)) = e.split_once('=') {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    env.retain(|(k, _)| k != "REMOTE_HOST");
+    let env = env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
+
+    // Credentials.
+    let creds = if sys.is_root {
+        Some(credentials(decl, &user.value, &user.span)?)
+    } else {
+        // Resolve anyway, so typos are caught even when testing as a normal user.
+        credentials(decl, &user.value, &user.span)?;
+        warnings.push(Diagnostic::warning(
+            Some(user.span.clone()),
+            format!("service {}: superd is not running as root; user and group are not applied", decl.id),
+        ));
+        None
+    };
+
+    let mut rlimits = Vec::new();
+    for (v, r) in [
+        (decl.rlimit_as, RlimitResource::As),
+        (decl.rlimit_cpu, RlimitResource::Cpu),
+        (decl.rlimit_data, RlimitResource::Data),
+        (decl.rlimit_files, RlimitResource::Files),
+        (decl.rlimit_rss, RlimitResource::Rss),
+        (decl.rlimit_stack, RlimitResource::Stack),
+    ] {
+        match v {
+            None => {}
+            Some(RlimitValue::Unlimited) => rlimits.push(Rlimit { resource: r, soft: libc::RLIM_INFINITY, hard: libc::RLIM_INFINITY }),
+            Some(RlimitValue::Value(n)) => rlimits.push(Rlimit { resource: r, soft: n, hard: n }),
+        }
+    }
+
+    Ok(ExecPlan {
+        path: cstr(&server.value, &server.span)?,
+        argv,
+        env,
+        creds,
+        nice: decl.nice.as_ref().map(|n| n.value),
+        umask: decl.umask,
+        rlimits,
+    })
+}
+
+fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credentials, PlanError> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let pw = match user.parse::<u32>() {
+        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten(),
+        Err(_) => match User::from_name(user).ok().flatten() {
+            Some(u) => Some(u),
+            None => return Err((Some(span.clone()), format!("unknown user {user}"))),
+        },
+    };
+    let (uid, mut gid, name) = match &pw {
+        Some(pw) => (pw.uid.as_raw(), pw.gid.as_raw(), Some(pw.name.clone())),
+        // A numeric uid without a passwd entry: its gid is the same number (xinetd does this
+        // for every numeric user).
+        None => {
+            let n: u32 = user.parse().unwrap_or(0);
+            (n, n, None)
+        }
+    };
+    if let Some(g) = &decl.group {
+        gid = match g.value.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => match Group::from_name(&g.value).ok().flatten() {
+                Some(gr) => gr.gid.as_raw(),
+                None => return Err((Some(g.span.clone()), format!("unknown group {}", g.value))),
+            },
+        };
+    }
+    let groups = match (decl.groups, &name) {
+        (Some(true), Some(name)) => {
+            let cname = CString::new(name.as_str()).map_err(|_| (Some(span.clone()), "bad user name".to_string()))?;
+            nix::unistd::getgrouplist(&cname, Gid::from_raw(gid))
+                .map(|v| v.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    Ok(Credentials { uid, gid, groups })
+}
+
+/// The resolved table as `--check` prints it: one block per service.
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "service {}", self.id)?;
+        if self.name != self.id {
+            writeln!(f, "\tname        = {}", self.name)?;
+        }
+        let family = match self.listen.addr {
+            SocketAddr::V6(a) if a.ip().is_unspecified() && !self.listen.v6only => " (IPv6 and IPv4)",
+            _ => "",
+        };
+        writeln!(f, "\tlisten      = {} {}/{}{family}", self.listen.socket_type.as_str(), self.listen.addr, self.protocol())?;
+        writeln!(f, "\twait        = {}", if self.wait { "yes" } else { "no" })?;
+        match &self.action {
+            Action::Internal(b) => writeln!(f, "\tinternal    = {}", b.name())?,
+            Action::Exec(p) => {
+                writeln!(f, "\tserver      = {}", p.path.to_string_lossy())?;
+                let argv: Vec<_> = p.argv.iter().map(|a| a.to_string_lossy()).collect();
+                writeln!(f, "\targv        = {}", argv.join(" "))?;
+                match &p.creds {
+                    Some(c) => {
+                        let mut g = String::new();
+                        for x in &c.groups {
+                            let _ = write!(g, " {x}");
+                        }
+                        writeln!(f, "\tcredentials = uid {} gid {} groups{}", c.uid, c.gid, if g.is_empty() { " (none)".into() } else { g })?
+                    }
+                    None => writeln!(f, "\tcredentials = unchanged (not root)")?,
+                }
+                if let Some(n) = p.nice {
+                    writeln!(f, "\tnice        = {n}")?;
+                }
+                if let Some(m) = p.umask {
+                    writeln!(f, "\tumask       = {m:03o}")?;
+                }
+                for r in &p.rlimits {
+                    writeln!(f, "\trlimit      = {:?} {}", r.resource, if r.soft == libc::RLIM_INFINITY { "UNLIMITED".to_string() } else { r.soft.to_string() })?;
+                }
+                writeln!(f, "\tenvironment = {} variables", p.env.len())?;
+            }
+        }
+        if let Limit::Max(n) = self.instances {
+            writeln!(f, "\tinstances   = {n}")?;
+        }
+        match &self.log_type {
+            Some(LogType::File { path, .. }) => writeln!(f, "\tlog         = file {}", path.display())?,
+            Some(LogType::Syslog { facility, level }) => writeln!(f, "\tlog         = syslog {facility:?}.{level:?}")?,
+            None => {}
+        }
+        Ok(())
+    }
+}
