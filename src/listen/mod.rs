@@ -69,7 +69,10 @@ pub fn accept(listener: &Socket) -> io::Result<Option<(Socket, SocketAddr)>> {
     loop {
         match listener.accept() {
             Ok((sock, addr)) => {
-                let peer = addr.as_socket().map(unmap).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                let peer = addr
+                    .as_socket()
+                    .map(unmap)
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
                 if peer.is_ipv4() && addr.is_ipv6() {
                     to_ipv4_form(&sock);
                 }
@@ -122,7 +125,8 @@ pub fn peek_peer(sock: &Socket) -> io::Result<Option<SocketAddr>> {
 /// Receives one datagram without blocking. `Ok(None)` when the queue is empty.
 pub fn recv_dgram(sock: &Socket, buf: &mut [u8]) -> io::Result<Option<(usize, SockAddr)>> {
     // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout; recv only writes into it.
-    let uninit: &mut [MaybeUninit<u8>] = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    let uninit: &mut [MaybeUninit<u8>] =
+        unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
     loop {
         match sock.recv_from_with_flags(uninit, libc::MSG_DONTWAIT) {
             Ok((n, addr)) => return Ok(Some((n, addr))),

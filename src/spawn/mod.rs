@@ -155,7 +155,10 @@ impl FailurePipe {
         r.set_nonblocking(true)?;
         w.set_nonblocking(true)?;
         let read = File::from(OwnedFd::from(r));
-        Ok(FailurePipe { read, write: OwnedFd::from(w) })
+        Ok(FailurePipe {
+            read,
+            write: OwnedFd::from(w),
+        })
     }
 
     pub fn read_fd(&self) -> RawFd {
@@ -266,7 +269,10 @@ unsafe fn child(
     }
     // 3. Limits, priority and umask while still privileged.
     for r in &plan.rlimits {
-        let lim = libc::rlimit { rlim_cur: r.soft, rlim_max: r.hard };
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
         if libc::setrlimit(r.resource.raw(), &lim) < 0 {
             fail(Step::Rlimit, 1);
         }
@@ -344,13 +350,20 @@ pub fn signal(pid: Pid, sig: Signal) {
 pub fn cloexec_inherited() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
     let r = unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as u32)
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as u32,
+        )
     };
     if r < 0 {
         // Kernels before 5.11: fall back to the descriptors that are actually open.
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-            let fds: Vec<RawFd> =
-                dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+            let fds: Vec<RawFd> = dir
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect();
             for fd in fds.into_iter().filter(|&fd| fd > 2) {
                 // SAFETY: F_SETFD on a possibly closed fd only fails with EBADF.
                 unsafe {

@@ -41,14 +41,24 @@ impl System {
                 Services::default(),
                 Some(Diagnostic::warning(
                     None,
-                    format!("cannot read {}: {e}; only UNLISTED services can run", services_file.display()),
+                    format!(
+                        "cannot read {}: {e}; only UNLISTED services can run",
+                        services_file.display()
+                    ),
                 )),
             ),
         };
         let environment = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        (System { services, is_root: nix::unistd::geteuid().is_root(), environment }, diag)
+        (
+            System {
+                services,
+                is_root: nix::unistd::geteuid().is_root(),
+                environment,
+            },
+            diag,
+        )
     }
 }
 
@@ -97,7 +107,9 @@ pub struct ServiceTable {
 
 impl ServiceTable {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == crate::config::model::Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::config::model::Severity::Error)
     }
 }
 
@@ -109,7 +121,8 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
         diagnostics: config.diagnostics.clone(),
     };
     // (protocol, port) -> (bind address, id, span) of services already accepted.
-    let mut ports: HashMap<(&'static str, u16), Vec<(IpAddr, String, Option<Span>)>> = HashMap::new();
+    let mut ports: HashMap<(&'static str, u16), Vec<(IpAddr, String, Option<Span>)>> =
+        HashMap::new();
     let mut ids: HashMap<String, Option<Span>> = HashMap::new();
     for decl in &config.services {
         let mut warnings = Vec::new();
@@ -117,25 +130,33 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
             Ok(svc) => {
                 let key = (svc.protocol(), svc.listen.addr.port());
                 let clash = ports.get(&key).and_then(|v| {
-                    v.iter().find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
+                    v.iter()
+                        .find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
                 });
                 if let Some((_, other, other_span)) = clash {
-                    let at = other_span.as_ref().map(|s| format!(" (at {s})")).unwrap_or_default();
+                    let at = other_span
+                        .as_ref()
+                        .map(|s| format!(" (at {s})"))
+                        .unwrap_or_default();
                     table.diagnostics.push(Diagnostic::error(
                         decl.span.clone(),
                         format!(
                             "service {}: port {}/{} is already used by service {other}{at}",
-                            svc.id,
-                            key.1,
-                            key.0
+                            svc.id, key.1, key.0
                         ),
                     ));
                     table.rejected.push(svc.id.clone());
                 } else if let Some(first) = ids.get(&svc.id) {
-                    let at = first.as_ref().map(|s| format!(" (first at {s})")).unwrap_or_default();
+                    let at = first
+                        .as_ref()
+                        .map(|s| format!(" (first at {s})"))
+                        .unwrap_or_default();
                     table.diagnostics.push(Diagnostic::error(
                         decl.span.clone(),
-                        format!("duplicate service id {}{at}: give one of them another id", svc.id),
+                        format!(
+                            "duplicate service id {}{at}: give one of them another id",
+                            svc.id
+                        ),
                     ));
                 } else {
                     ports.entry(key).or_default().push((
@@ -162,9 +183,18 @@ fn overlaps(a: IpAddr, b: IpAddr) -> bool {
     a == b || a.is_unspecified() || b.is_unspecified()
 }
 
-fn build_one(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> Result<Service, Diagnostic> {
+fn build_one(
+    decl: &ServiceDecl,
+    sys: &System,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Service, Diagnostic> {
     let id = &decl.id;
-    let err = |span: Option<&Span>, msg: String| Diagnostic::error(span.or(decl.span.as_ref()).cloned(), format!("service {id}: {msg}"));
+    let err = |span: Option<&Span>, msg: String| {
+        Diagnostic::error(
+            span.or(decl.span.as_ref()).cloned(),
+            format!("service {id}: {msg}"),
+        )
+    };
     let ty = decl.type_flags();
     let flags = decl.flags();
 
@@ -182,7 +212,10 @@ fn build_one(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
         (SocketType::Raw | SocketType::Seqpacket, _) => {
             return Err(err(
                 decl.socket_type.as_ref().map(|s| &s.span),
-                format!("socket_type {} is not supported (only stream and dgram)", socket_type.as_str()),
+                format!(
+                    "socket_type {} is not supported (only stream and dgram)",
+                    socket_type.as_str()
+                ),
             ))
         }
         (st, Some(p)) => {
@@ -218,9 +251,15 @@ fn build_one(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
         (decl.per_source.is_some(), "per_source"),
         (decl.cps.is_some(), "cps"),
         (decl.max_load.is_some(), "max_load"),
-        (decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(), "banner"),
+        (
+            decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(),
+            "banner",
+        ),
         (decl.libwrap.is_some(), "libwrap"),
-        (decl.log_on_success.userid || decl.log_on_failure.userid, "USERID logging"),
+        (
+            decl.log_on_success.userid || decl.log_on_failure.userid,
+            "USERID logging",
+        ),
         (decl.deny_time.is_some(), "deny_time"),
     ] {
         if set {
@@ -263,7 +302,9 @@ fn build_one(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
     // Address family: IPv6 dual-stack by default, as xinetd on Linux.
     let bind_ip: Option<IpAddr> = match &decl.bind {
         None => None,
-        Some(b) => Some(resolve_bind(&b.value, flags.ipv4 && !flags.ipv6).map_err(|m| err(Some(&b.span), m))?),
+        Some(b) => Some(
+            resolve_bind(&b.value, flags.ipv4 && !flags.ipv6).map_err(|m| err(Some(&b.span), m))?,
+        ),
     };
     let ip = match bind_ip {
         Some(ip) => ip,
@@ -339,29 +380,55 @@ fn resolve_bind(text: &str, ipv4_only: bool) -> Result<IpAddr, String> {
 
 type PlanError = (Option<Span>, String);
 
-fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> Result<ExecPlan, PlanError> {
-    let server = decl.server.as_ref().ok_or((None, "missing attribute server".to_string()))?;
-    let user = decl.user.as_ref().ok_or((None, "missing attribute user".to_string()))?;
+fn exec_plan(
+    decl: &ServiceDecl,
+    sys: &System,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<ExecPlan, PlanError> {
+    let server = decl
+        .server
+        .as_ref()
+        .ok_or((None, "missing attribute server".to_string()))?;
+    let user = decl
+        .user
+        .as_ref()
+        .ok_or((None, "missing attribute user".to_string()))?;
     let path = PathBuf::from(&server.value);
     if !path.is_absolute() {
-        return Err((Some(server.span.clone()), format!("server {} must be an absolute path", server.value)));
+        return Err((
+            Some(server.span.clone()),
+            format!("server {} must be an absolute path", server.value),
+        ));
     }
     if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_err() || !path.is_file() {
-        return Err((Some(server.span.clone()), format!("server {} is not an executable file", server.value)));
+        return Err((
+            Some(server.span.clone()),
+            format!("server {} is not an executable file", server.value),
+        ));
     }
     let cstr = |s: &str, span: &Span| {
         CString::new(s).map_err(|_| (Some(span.clone()), format!("{s:?} contains a NUL byte")))
     };
 
     // argv: basename(server) + server_args, or server_args alone with NAMEINARGS.
-    let args: Vec<String> = decl.server_args.as_ref().map(|a| a.value.clone()).unwrap_or_default();
+    let args: Vec<String> = decl
+        .server_args
+        .as_ref()
+        .map(|a| a.value.clone())
+        .unwrap_or_default();
     let mut argv = Vec::new();
     if decl.flags().nameinargs {
         if args.is_empty() {
-            return Err((None, "flags = NAMEINARGS needs server_args (its first word is argv[0])".into()));
+            return Err((
+                None,
+                "flags = NAMEINARGS needs server_args (its first word is argv[0])".into(),
+            ));
         }
     } else {
-        let base = path.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = path
+            .file_name()
+            .map(|b| b.to_string_lossy().into_owned())
+            .unwrap_or_default();
         argv.push(cstr(&base, &server.span)?);
     }
     for a in &args {
@@ -371,7 +438,12 @@ fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
     // Environment: passenv (or everything), then env entries, which override.
     let mut env: Vec<(String, String)> = match &decl.passenv {
         None => sys.environment.clone(),
-        Some(names) => sys.environment.iter().filter(|(k, _)| names.contains(k)).cloned().collect(),
+        Some(names) => sys
+            .environment
+            .iter()
+            .filter(|(k, _)| names.contains(k))
+            .cloned()
+            .collect(),
     };
     for e in &decl.env {
         if let Some((k, v)) = e.split_once('=') {
@@ -380,7 +452,10 @@ fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
         }
     }
     env.retain(|(k, _)| k != "REMOTE_HOST");
-    let env = env.iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect();
+    let env = env
+        .iter()
+        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+        .collect();
 
     // Credentials.
     let creds = if sys.is_root {
@@ -390,7 +465,10 @@ fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
         credentials(decl, &user.value, &user.span)?;
         warnings.push(Diagnostic::warning(
             Some(user.span.clone()),
-            format!("service {}: superd is not running as root; user and group are not applied", decl.id),
+            format!(
+                "service {}: superd is not running as root; user and group are not applied",
+                decl.id
+            ),
         ));
         None
     };
@@ -406,8 +484,16 @@ fn exec_plan(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -
     ] {
         match v {
             None => {}
-            Some(RlimitValue::Unlimited) => rlimits.push(Rlimit { resource: r, soft: libc::RLIM_INFINITY, hard: libc::RLIM_INFINITY }),
-            Some(RlimitValue::Value(n)) => rlimits.push(Rlimit { resource: r, soft: n, hard: n }),
+            Some(RlimitValue::Unlimited) => rlimits.push(Rlimit {
+                resource: r,
+                soft: libc::RLIM_INFINITY,
+                hard: libc::RLIM_INFINITY,
+            }),
+            Some(RlimitValue::Value(n)) => rlimits.push(Rlimit {
+                resource: r,
+                soft: n,
+                hard: n,
+            }),
         }
     }
 
@@ -451,7 +537,8 @@ fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credential
     }
     let groups = match (decl.groups, &name) {
         (Some(true), Some(name)) => {
-            let cname = CString::new(name.as_str()).map_err(|_| (Some(span.clone()), "bad user name".to_string()))?;
+            let cname = CString::new(name.as_str())
+                .map_err(|_| (Some(span.clone()), "bad user name".to_string()))?;
             nix::unistd::getgrouplist(&cname, Gid::from_raw(gid))
                 .map(|v| v.into_iter().map(|g| g.as_raw()).collect())
                 .unwrap_or_default()
@@ -469,11 +556,23 @@ impl fmt::Display for Service {
             writeln!(f, "\tname        = {}", self.name)?;
         }
         let family = match self.listen.addr {
-            SocketAddr::V6(a) if a.ip().is_unspecified() && !self.listen.v6only => " (IPv6 and IPv4)",
+            SocketAddr::V6(a) if a.ip().is_unspecified() && !self.listen.v6only => {
+                " (IPv6 and IPv4)"
+            }
             _ => "",
         };
-        writeln!(f, "\tlisten      = {} {}/{}{family}", self.listen.socket_type.as_str(), self.listen.addr, self.protocol())?;
-        writeln!(f, "\twait        = {}", if self.wait { "yes" } else { "no" })?;
+        writeln!(
+            f,
+            "\tlisten      = {} {}/{}{family}",
+            self.listen.socket_type.as_str(),
+            self.listen.addr,
+            self.protocol()
+        )?;
+        writeln!(
+            f,
+            "\twait        = {}",
+            if self.wait { "yes" } else { "no" }
+        )?;
         match &self.action {
             Action::Internal(b) => writeln!(f, "\tinternal    = {}", b.name())?,
             Action::Exec(p) => {
@@ -486,7 +585,13 @@ impl fmt::Display for Service {
                         for x in &c.groups {
                             let _ = write!(g, " {x}");
                         }
-                        writeln!(f, "\tcredentials = uid {} gid {} groups{}", c.uid, c.gid, if g.is_empty() { " (none)".into() } else { g })?
+                        writeln!(
+                            f,
+                            "\tcredentials = uid {} gid {} groups{}",
+                            c.uid,
+                            c.gid,
+                            if g.is_empty() { " (none)".into() } else { g }
+                        )?
                     }
                     None => writeln!(f, "\tcredentials = unchanged (not root)")?,
                 }
@@ -497,7 +602,16 @@ impl fmt::Display for Service {
                     writeln!(f, "\tumask       = {m:03o}")?;
                 }
                 for r in &p.rlimits {
-                    writeln!(f, "\trlimit      = {:?} {}", r.resource, if r.soft == libc::RLIM_INFINITY { "UNLIMITED".to_string() } else { r.soft.to_string() })?;
+                    writeln!(
+                        f,
+                        "\trlimit      = {:?} {}",
+                        r.resource,
+                        if r.soft == libc::RLIM_INFINITY {
+                            "UNLIMITED".to_string()
+                        } else {
+                            r.soft.to_string()
+                        }
+                    )?;
                 }
                 writeln!(f, "\tenvironment = {} variables", p.env.len())?;
             }
@@ -506,8 +620,12 @@ impl fmt::Display for Service {
             writeln!(f, "\tinstances   = {n}")?;
         }
         match &self.log_type {
-            Some(LogType::File { path, .. }) => writeln!(f, "\tlog         = file {}", path.display())?,
-            Some(LogType::Syslog { facility, level }) => writeln!(f, "\tlog         = syslog {facility:?}.{level:?}")?,
+            Some(LogType::File { path, .. }) => {
+                writeln!(f, "\tlog         = file {}", path.display())?
+            }
+            Some(LogType::Syslog { facility, level }) => {
+                writeln!(f, "\tlog         = syslog {facility:?}.{level:?}")?
+            }
             None => {}
         }
         Ok(())

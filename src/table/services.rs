@@ -24,19 +24,29 @@ impl Services {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut words = line.split_whitespace();
-            let (Some(name), Some(pp)) = (words.next(), words.next()) else { continue };
-            let Some((port, proto)) = pp.split_once('/') else { continue };
-            let Ok(port) = port.parse::<u16>() else { continue };
+            let (Some(name), Some(pp)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Some((port, proto)) = pp.split_once('/') else {
+                continue;
+            };
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
             for n in std::iter::once(name).chain(words) {
                 // The first entry for a name wins, as with getservbyname.
-                by_name.entry((n.to_string(), proto.to_string())).or_insert(port);
+                by_name
+                    .entry((n.to_string(), proto.to_string()))
+                    .or_insert(port);
             }
         }
         Services { by_name }
     }
 
     pub fn port(&self, name: &str, protocol: &str) -> Option<u16> {
-        self.by_name.get(&(name.to_string(), protocol.to_string())).copied()
+        self.by_name
+            .get(&(name.to_string(), protocol.to_string()))
+            .copied()
     }
 }
 
