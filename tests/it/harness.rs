@@ -1,0 +1,314 @@
+//! Test harness: start the real daemon on a configuration written to a temporary directory,
+//! find free loopback ports, read its logs, signal it, and always stop it by PID on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_superd");
+
+/// Ports below the kernel's ephemeral range, spread by test process so parallel runs of the
+/// suite do not collide; each candidate is checked free for TCP and UDP.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 40) as u16 * 250;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = base + (n % 10000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY-free: read the effective uid from /proc.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Skips a test that needs root, saying why.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::harness::is_root() {
+            eprintln!("SKIPPED: this test needs root (it changes user, group or limits)");
+            return;
+        }
+    };
+}
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub conf: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `conf` (with `{dir}` replaced by the temp dir) and starts superd in the
+    /// foreground on it; waits until it says it is working.
+    pub fn start(conf: &str) -> Daemon {
+        Daemon::start_with(conf, &[])
+    }
+
+    pub fn start_with(conf: &str, extra: &[&str]) -> Daemon {
+        let d = Daemon::prepare(conf);
+        d.launch(extra)
+    }
+
+    /// Writes the configuration without starting the daemon.
+    pub fn prepare(conf: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf_path = dir.path().join("superd.conf");
+        std::fs::write(&conf_path, conf.replace("{dir}", dir.path().to_str().unwrap())).unwrap();
+        Daemon { dir, child: None, conf: conf_path }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text.replace("{dir}", self.dir.path().to_str().unwrap())).unwrap();
+        p
+    }
+
+    pub fn launch(mut self, extra: &[&str]) -> Daemon {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("-dontfork")
+            .arg("-f")
+            .arg(&self.conf)
+            .arg("-filelog")
+            .arg(self.path("daemon.log"))
+            .arg("--dump-file")
+            .arg(self.path("dump"))
+            .arg("--pidfile")
+            .arg(self.path("pid"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path("stderr")).unwrap());
+        self.child = Some(cmd.spawn().expect("start superd"));
+        self.wait_log("Started working", Duration::from_secs(10));
+        self
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(-1)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY-free: `kill` via the shell tool would be by name-free PID too; use libc.
+        unsafe_kill(self.pid(), sig);
+    }
+
+    /// The daemon's own log (`-filelog`).
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    /// Waits until the daemon log contains `needle` (bounded).
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
+        self.wait_file("daemon.log", needle, limit)
+    }
+
+    /// Waits until file `name` in the temp dir contains `needle` `count` times (bounded).
+    pub fn wait_file_count(&self, name: &str, needle: &str, count: usize, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let text = self.read(name);
+            if text.matches(needle).count() >= count {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {count}x {needle:?} in {name}:\n{text}\n--- daemon log:\n{}\n--- stderr:\n{}",
+                    self.daemon_log(),
+                    self.read("stderr")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn wait_file(&self, name: &str, needle: &str, limit: Duration) -> String {
+        self.wait_file_count(name, needle, 1, limit)
+    }
+
+    /// Sends SIGHUP and waits for the reload to finish.
+    pub fn reload(&self) {
+        let before = self.daemon_log().matches("Reconfigured:").count();
+        self.signal(libc_sig::SIGHUP);
+        self.wait_file_count("daemon.log", "Reconfigured:", before + 1, Duration::from_secs(10));
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit status code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
+        wait_bounded(&mut child, Duration::from_secs(10))
+    }
+
+    /// Descriptors the daemon holds open, as (fd, target).
+    pub fn fds(&self) -> Vec<(i32, String)> {
+        fds_of(self.pid())
+    }
+
+    /// Live child processes of the daemon (pids), zombies included.
+    pub fn children(&self) -> Vec<(i32, char)> {
+        children_of(self.pid())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
+            if wait_bounded(&mut child, Duration::from_secs(5)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code().or(Some(-1));
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub mod libc_sig {
+    pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGUSR1: i32 = 10;
+    pub const SIGTERM: i32 = 15;
+}
+
+/// `kill(pid, sig)` through the `kill` program, so the tests need no unsafe code. Only ever
+/// called with a PID the test started.
+pub fn unsafe_kill(pid: i32, sig: i32) {
+    if pid <= 1 {
+        return;
+    }
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+pub fn fds_of(pid: i32) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for e in dir.flatten() {
+            if let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() {
+                let target = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+                out.push((fd, target));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Children of `pid`: (pid, state letter from /proc/PID/stat).
+pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let mut f = rest.split_whitespace();
+        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: i32 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            out.push((p, state));
+        }
+    }
+    out
+}
+
+/// Connects, sends `input` (then half-closes), reads everything until EOF (bounded).
+pub fn tcp_exchange(port: u16, input: &[u8]) -> Vec<u8> {
+    tcp_exchange_from("127.0.0.1", port, input)
+}
+
+pub fn tcp_exchange_from(host: &str, port: u16, input: &[u8]) -> Vec<u8> {
+    let mut s = connect(host, port);
+    if !input.is_empty() {
+        s.write_all(input).unwrap();
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+pub fn connect(host: &str, port: u16) -> TcpStream {
+    let addr: SocketAddr = format!("{}:{port}", if host.contains(':') { format!("[{host}]") } else { host.to_string() })
+        .parse()
+        .unwrap();
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Sends one datagram and waits (bounded) for one reply.
+pub fn udp_exchange(port: u16, input: &[u8]) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.send_to(input, ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 65536];
+    match s.recv(&mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Writes an executable shell script.
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Runs `superd` with arguments to completion (bounded), returning (code, stdout, stderr).
+pub fn run_superd(args: &[&str]) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let code = wait_bounded(&mut child, Duration::from_secs(20)).unwrap_or_else(|| {
+        let _ = child.kill();
+        -999
+    });
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (code, out, err)
+}

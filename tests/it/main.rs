@@ -1,0 +1,6 @@
+//! Integration tests: the real `superd` binary, real configuration files, real sockets on
+//! loopback, real programs as servers. One test binary; topics are modules.
+
+mod harness;
+
+mod cli;
