@@ -48,8 +48,8 @@ pub enum Appended {
     /// per opened file, so the caller can warn once (xinetd never warns).
     SoftLimit,
     /// The line would have taken the file past its hard limit: it was not written and the log
-    /// is now closed until [`FileLog::reopen`]. Reported once; the caller should log "Size of
-    /// <id> log exceeded hard limit".
+    /// is now closed until [`FileLog::reopen`]. Reported once; the caller should log `"Size of
+    /// <id> log exceeded hard limit"`.
     HardLimit,
     /// The log is closed (hard limit reached earlier, or the last reopen failed): dropped.
     Closed,
