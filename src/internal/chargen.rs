@@ -156,7 +156,11 @@ mod tests {
         assert_eq!(n, 1024);
         let mut lines = Chargen::new();
         for i in 0..13 {
-            assert_eq!(&buf[i * 74..(i + 1) * 74], lines.next().unwrap(), "line {i}");
+            assert_eq!(
+                &buf[i * 74..(i + 1) * 74],
+                lines.next().unwrap(),
+                "line {i}"
+            );
         }
         let last = &buf[13 * 74..];
         assert_eq!(last.len(), 62);

@@ -10,6 +10,7 @@
 //! The reply is built into an inline buffer ([`Daytime`]) so serving it allocates nothing.
 
 use std::io::Write as _;
+use std::time::SystemTime;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -84,6 +85,12 @@ pub fn daytime(now: Timestamp, tz: &TimeZone) -> Daytime {
         // len <= DAYTIME_CAP = 64
         len: len as u8,
     }
+}
+
+/// `now` as a jiff timestamp. Clock readings outside jiff's range (years beyond ±9999) become
+/// the Unix epoch: no real clock reads that.
+pub(crate) fn timestamp(now: SystemTime) -> Timestamp {
+    Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// [`daytime`] as a `String` (allocates; for logs and tests).
@@ -163,7 +170,18 @@ mod tests {
             time_bytes(ts("2026-11-27T17:10:05Z")),
             [0xEE, 0xB4, 0x37, 0xED]
         );
-        assert_eq!(time_bytes(ts("1970-01-01T00:00:00Z")), 0x83AA_7E80u32.to_be_bytes());
+        assert_eq!(
+            time_bytes(ts("1970-01-01T00:00:00Z")),
+            0x83AA_7E80u32.to_be_bytes()
+        );
+    }
+
+    #[test]
+    fn system_time_converts_to_the_same_second() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_799_405);
+        assert_eq!(timestamp(t), ts("2026-11-27T17:10:05Z"));
+        let before = SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(1);
+        assert_eq!(time_bytes(timestamp(before)), 0x83AA_7E7Fu32.to_be_bytes());
     }
 
     #[test]

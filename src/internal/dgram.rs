@@ -4,10 +4,13 @@
 //! cap), calls [`dgram_reply`] for each and sends `out` back to the sender when it returns
 //! `true`. Unlike xinetd, queued datagrams are answered rather than drained and dropped.
 
-use jiff::ZonedDateTime;
+use std::time::SystemTime;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 use super::chargen::{Chargen, DGRAM_LEN};
-use super::clock::{daytime, time_bytes};
+use super::clock::{daytime, time_bytes, timestamp};
 use super::Builtin;
 
 /// Largest UDP echo reply: the IPv4 UDP payload limit (65535 − 20 − 8). Longer requests (only
@@ -20,12 +23,29 @@ pub const DGRAM_ECHO_MAX: usize = 65_507;
 /// * echo: the request bytes, cut at [`DGRAM_ECHO_MAX`] (an empty request gets an empty reply);
 /// * discard: no reply;
 /// * chargen: exactly 1024 bytes, always starting at the first line (see `chargen.rs`);
-/// * daytime: the daytime text of `now` in `now`'s time zone;
+/// * daytime: the daytime text of `now` in the system time zone (`TimeZone::system()`: `TZ`,
+///   then /etc/localtime, like glibc's `localtime`);
 /// * time: the 4-byte time of `now`.
 ///
 /// The request content is ignored except by echo. Reuse `out` across calls: with enough
 /// capacity this does not allocate.
-pub fn dgram_reply(b: Builtin, request: &[u8], now: &ZonedDateTime, out: &mut Vec<u8>) -> bool {
+pub fn dgram_reply(b: Builtin, request: &[u8], now: SystemTime, out: &mut Vec<u8>) -> bool {
+    let tz = if b == Builtin::Daytime {
+        TimeZone::system()
+    } else {
+        TimeZone::UTC
+    };
+    dgram_reply_with_clock(b, request, timestamp(now), &tz, out)
+}
+
+/// [`dgram_reply`] with an explicit clock reading and time zone.
+pub fn dgram_reply_with_clock(
+    b: Builtin,
+    request: &[u8],
+    now: Timestamp,
+    tz: &TimeZone,
+    out: &mut Vec<u8>,
+) -> bool {
     out.clear();
     match b {
         Builtin::Echo => {
@@ -40,11 +60,11 @@ pub fn dgram_reply(b: Builtin, request: &[u8], now: &ZonedDateTime, out: &mut Ve
             true
         }
         Builtin::Daytime => {
-            out.extend_from_slice(daytime(now.timestamp(), now.time_zone()).as_bytes());
+            out.extend_from_slice(daytime(now, tz).as_bytes());
             true
         }
         Builtin::Time => {
-            out.extend_from_slice(&time_bytes(now.timestamp()));
+            out.extend_from_slice(&time_bytes(now));
             true
         }
     }
@@ -62,21 +82,19 @@ pub fn udp_source_port_suspect(port: u16) -> bool {
 mod tests {
     use super::*;
     use crate::internal::chargen::LINE_LEN;
-    use jiff::tz::TimeZone;
 
-    fn now() -> ZonedDateTime {
-        "2026-11-27T17:10:05Z"
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-            .to_zoned_datetime(TimeZone::UTC)
+    /// `dgram_reply` with the clock at 2026-11-27T17:10:05Z in UTC.
+    fn reply(b: Builtin, request: &[u8], out: &mut Vec<u8>) -> bool {
+        let now = "2026-11-27T17:10:05Z".parse().unwrap();
+        dgram_reply_with_clock(b, request, now, &TimeZone::UTC, out)
     }
 
     #[test]
     fn echo_returns_the_request() {
         let mut out = Vec::new();
-        assert!(dgram_reply(Builtin::Echo, b"hello\n", &now(), &mut out));
+        assert!(reply(Builtin::Echo, b"hello\n", &mut out));
         assert_eq!(out, b"hello\n");
-        assert!(dgram_reply(Builtin::Echo, b"", &now(), &mut out));
+        assert!(reply(Builtin::Echo, b"", &mut out));
         assert!(out.is_empty());
     }
 
@@ -84,21 +102,21 @@ mod tests {
     fn echo_caps_at_the_ipv4_udp_limit() {
         let big = vec![b'x'; DGRAM_ECHO_MAX + 20];
         let mut out = Vec::new();
-        assert!(dgram_reply(Builtin::Echo, &big, &now(), &mut out));
+        assert!(reply(Builtin::Echo, &big, &mut out));
         assert_eq!(out.len(), DGRAM_ECHO_MAX);
     }
 
     #[test]
     fn discard_never_replies() {
         let mut out = b"stale".to_vec();
-        assert!(!dgram_reply(Builtin::Discard, b"junk", &now(), &mut out));
+        assert!(!reply(Builtin::Discard, b"junk", &mut out));
         assert!(out.is_empty());
     }
 
     #[test]
     fn chargen_reply_is_1024_bytes_13_lines_and_a_60_char_line() {
         let mut out = Vec::new();
-        assert!(dgram_reply(Builtin::Chargen, b"", &now(), &mut out));
+        assert!(reply(Builtin::Chargen, b"", &mut out));
         assert_eq!(out.len(), 1024);
         let lines: Vec<&[u8]> = out.split_inclusive(|&c| c == b'\n').collect();
         assert_eq!(lines.len(), 14);
@@ -112,17 +130,27 @@ mod tests {
         assert!(lines[13].ends_with(b"\r\n"));
         // Stateless: the next request gets the same bytes.
         let first = out.clone();
-        assert!(dgram_reply(Builtin::Chargen, b"", &now(), &mut out));
+        assert!(reply(Builtin::Chargen, b"", &mut out));
         assert_eq!(out, first);
     }
 
     #[test]
     fn daytime_and_time_replies() {
         let mut out = Vec::new();
-        assert!(dgram_reply(Builtin::Daytime, b"x", &now(), &mut out));
+        assert!(reply(Builtin::Daytime, b"x", &mut out));
         assert_eq!(out, b"27 NOV 2026 17:10:05 UTC\r\n");
-        assert!(dgram_reply(Builtin::Time, b"", &now(), &mut out));
+        assert!(reply(Builtin::Time, b"", &mut out));
         assert_eq!(out, [0xEE, 0xB4, 0x37, 0xED]);
+    }
+
+    #[test]
+    fn system_clock_entry_point_answers_time() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_799_405);
+        let mut out = Vec::new();
+        assert!(dgram_reply(Builtin::Time, b"", t, &mut out));
+        assert_eq!(out, [0xEE, 0xB4, 0x37, 0xED]);
+        assert!(dgram_reply(Builtin::Daytime, b"", t, &mut out));
+        assert!(out.starts_with(b"2") && out.ends_with(b"\r\n"), "{out:?}");
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //!   table (no buffer at all); daytime/time hold their reply inline (≤ 64 bytes); discard owns
 //!   nothing.
 //! * **Bounded work per turn:** one `drive` call moves at most [`TURN_BUDGET`] bytes, then
-//!   returns [`Step::Yield`], so a fast peer cannot starve the single-threaded loop.
+//!   returns `Wait` even if the socket is still ready, so a fast peer cannot starve the
+//!   single-threaded loop. The loop re-registers after every `drive`, which re-arms the
+//!   edge-triggered event (see `stream.rs`).
 //! * **No allocation on the hot path:** only echo allocates (its buffer, once per session);
 //!   datagram replies reuse the caller's `Vec`.
 //!
@@ -42,7 +44,7 @@ mod stream;
 
 pub use chargen::{Chargen, DGRAM_LEN, LINE_CHARS, LINE_LEN};
 pub use clock::{daytime, daytime_text, time_bytes, Daytime, TZ_ABBR_MAX};
-pub use dgram::{dgram_reply, udp_source_port_suspect, DGRAM_ECHO_MAX};
+pub use dgram::{dgram_reply, dgram_reply_with_clock, udp_source_port_suspect, DGRAM_ECHO_MAX};
 pub use stream::{Step, StreamSession, ECHO_BUF, TURN_BUDGET};
 
 /// One internal service.
@@ -161,7 +163,9 @@ mod tests {
 
     #[test]
     fn from_name_rejects_services_not_in_this_module() {
-        for name in ["tcpmux", "sensor", "servers", "services", "xadmin", "", "echo "] {
+        for name in [
+            "tcpmux", "sensor", "servers", "services", "xadmin", "", "echo ",
+        ] {
             assert_eq!(Builtin::from_name(name), None, "{name:?}");
         }
     }

@@ -16,24 +16,29 @@
 //!   then read and drop whatever the client already sent (so the close is a FIN, not an RST
 //!   that could destroy the reply in flight), then close with a half-close first.
 //!
-//! Edge-triggered contract (mio): `Step::Wait` is returned only after the operation it waits
-//! for has hit `WouldBlock`, so the registered event is guaranteed to come. When a turn has
-//! moved [`TURN_BUDGET`] bytes without blocking, `drive` returns [`Step::Yield`] instead: the
-//! socket is still ready and no new event will announce it, so the loop must call `drive` again
-//! itself after serving other ready sockets.
+//! Edge-triggered contract (mio): the loop must **re-register the socket after every `drive`
+//! that returns `Wait`, even when the interest is unchanged.** `Wait` comes either after the
+//! awaited operation hit `WouldBlock` (the next edge brings an event), or after the turn moved
+//! [`TURN_BUDGET`] bytes without blocking, so that one fast peer cannot starve the loop. In the
+//! second case the socket is still ready and no new edge will come; re-registration
+//! (`epoll_ctl(EPOLL_CTL_MOD)`) re-arms it, so the event is reported again at the next poll,
+//! after the other ready sockets. A test below checks this against mio.
 
 use std::io::{self, ErrorKind, Read, Write};
+use std::time::SystemTime;
 
-use jiff::ZonedDateTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 use super::chargen::{CYCLE, CYCLE_LEN};
-use super::clock::{daytime, time_bytes};
+use super::clock::{daytime, time_bytes, timestamp};
 use super::Builtin;
 
 /// Size of an echo session's buffer: the most superd holds for one client.
 pub const ECHO_BUF: usize = 4096;
 
-/// Bytes one `drive` call may move (read plus written) before yielding to other sessions.
+/// Bytes one `drive` call may move (read plus written) before it returns `Wait` to let other
+/// sessions run, though the socket is still ready (see the module header).
 pub const TURN_BUDGET: usize = 64 * 1024;
 
 /// Scratch space on the stack for reads whose data is dropped.
@@ -45,17 +50,15 @@ const REPLY_CAP: usize = 64;
 /// What the event loop should do with a session after `drive` (or before the first one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Register this interest and call `drive` when an event for it arrives. At least one of the
-    /// two is `true`. Error and hang-up events also warrant a `drive`: the next call sees them.
+    /// (Re-)register this interest (always re-register, see the module header) and call
+    /// `drive` when an event for it arrives. Exactly one of the two is `true` today. Error and
+    /// hang-up events also warrant a `drive`: the next call sees them.
     Wait {
         /// Wait for the socket to become readable.
         read: bool,
         /// Wait for the socket to become writable.
         write: bool,
     },
-    /// The turn budget is spent but the socket is still ready: call `drive` again soon (after
-    /// other ready events), without waiting for a readiness event.
-    Yield,
     /// The session is over: deregister; if [`StreamSession::half_close_before_close`] says so,
     /// `shutdown(Write)` (ignoring errors); then drop the socket. Further `drive` calls return
     /// `Close` and touch nothing.
@@ -111,8 +114,18 @@ impl std::fmt::Debug for StreamSession {
 
 impl StreamSession {
     /// A session for a freshly accepted connection. `now` is read only by daytime and time, whose
-    /// reply is fixed here, at accept time.
-    pub fn new(builtin: Builtin, now: &ZonedDateTime) -> StreamSession {
+    /// reply is fixed here, at accept time; daytime uses the system time zone
+    /// (`TimeZone::system()`: `TZ`, then /etc/localtime, like glibc's `localtime`).
+    pub fn new(builtin: Builtin, now: SystemTime) -> StreamSession {
+        if builtin == Builtin::Daytime {
+            StreamSession::with_clock(builtin, timestamp(now), &TimeZone::system())
+        } else {
+            StreamSession::with_clock(builtin, timestamp(now), &TimeZone::UTC)
+        }
+    }
+
+    /// [`StreamSession::new`] with an explicit clock reading and time zone.
+    pub fn with_clock(builtin: Builtin, now: Timestamp, tz: &TimeZone) -> StreamSession {
         let state = match builtin {
             Builtin::Echo => State::Echo {
                 buf: Box::new([0; ECHO_BUF]),
@@ -122,10 +135,8 @@ impl StreamSession {
             },
             Builtin::Discard => State::Discard,
             Builtin::Chargen => State::Chargen { offset: 0 },
-            Builtin::Daytime => {
-                reply(daytime(now.timestamp(), now.time_zone()).as_bytes())
-            }
-            Builtin::Time => reply(&time_bytes(now.timestamp())),
+            Builtin::Daytime => reply(daytime(now, tz).as_bytes()),
+            Builtin::Time => reply(&time_bytes(now)),
         };
         StreamSession { builtin, state }
     }
@@ -174,7 +185,8 @@ impl StreamSession {
     }
 
     /// Does as much work as the nonblocking socket allows (bounded by [`TURN_BUDGET`]) and says
-    /// what to wait for next. Call it when the socket is readable or writable, or after `Yield`.
+    /// what to wait for next. Call it when the socket is readable or writable (or reports an
+    /// error or hang-up).
     pub fn drive<S: Read + Write>(&mut self, sock: &mut S) -> Step {
         let outcome = match &mut self.state {
             State::Echo {
@@ -212,7 +224,6 @@ const WAIT_WRITE: Outcome = Outcome::Step(Step::Wait {
     read: false,
     write: true,
 });
-const YIELD: Outcome = Outcome::Step(Step::Yield);
 
 /// One read or write, classified.
 enum Io {
@@ -274,7 +285,7 @@ fn drive_echo<S: Read + Write>(
     loop {
         while *start < *end {
             if moved >= TURN_BUDGET {
-                return YIELD;
+                return WAIT_WRITE;
             }
             match write_once(sock, &buf[*start..*end]) {
                 Io::Done(n) => {
@@ -291,7 +302,7 @@ fn drive_echo<S: Read + Write>(
             return Outcome::End(End::Clean);
         }
         if moved >= TURN_BUDGET {
-            return YIELD;
+            return WAIT_READ;
         }
         match read_once(sock, &mut buf[..]) {
             Io::Done(n) => {
@@ -310,7 +321,7 @@ fn drive_discard<S: Read>(sock: &mut S) -> Outcome {
     let mut moved = 0;
     loop {
         if moved >= TURN_BUDGET {
-            return YIELD;
+            return WAIT_READ;
         }
         match read_once(sock, &mut scratch) {
             Io::Done(n) => moved += n,
@@ -325,7 +336,7 @@ fn drive_chargen<S: Write>(sock: &mut S, offset: &mut usize) -> Outcome {
     let mut moved = 0;
     loop {
         if moved >= TURN_BUDGET {
-            return YIELD;
+            return WAIT_WRITE;
         }
         match write_once(sock, &CYCLE[*offset..]) {
             Io::Done(n) => {
@@ -375,11 +386,10 @@ mod tests {
         write: true,
     };
 
-    fn now() -> ZonedDateTime {
-        "2026-11-27T17:10:05Z"
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-            .to_zoned_datetime(TimeZone::UTC)
+    /// A session whose clock reads 2026-11-27T17:10:05Z in UTC.
+    fn session(b: Builtin) -> StreamSession {
+        let now = "2026-11-27T17:10:05Z".parse().unwrap();
+        StreamSession::with_clock(b, now, &TimeZone::UTC)
     }
 
     fn pair() -> (UnixStream, UnixStream) {
@@ -387,17 +397,6 @@ mod tests {
         client.set_nonblocking(true).unwrap();
         server.set_nonblocking(true).unwrap();
         (client, server)
-    }
-
-    /// Drives until the session waits or closes (what the loop does with `Yield`), bounded.
-    fn settle(s: &mut StreamSession, sock: &mut UnixStream) -> Step {
-        for _ in 0..10_000 {
-            match s.drive(sock) {
-                Step::Yield => {}
-                step => return step,
-            }
-        }
-        panic!("session kept yielding");
     }
 
     /// Reads whatever is available without blocking.
@@ -415,31 +414,30 @@ mod tests {
 
     #[test]
     fn initial_interest_per_service() {
-        let n = now();
-        let interest = |b| StreamSession::new(b, &n).initial_interest();
+        let interest = |b| session(b).initial_interest();
         assert_eq!(interest(Builtin::Echo), WAIT_R);
         assert_eq!(interest(Builtin::Discard), WAIT_R);
         assert_eq!(interest(Builtin::Chargen), WAIT_W);
         assert_eq!(interest(Builtin::Daytime), WAIT_W);
         assert_eq!(interest(Builtin::Time), WAIT_W);
-        assert!(StreamSession::new(Builtin::Chargen, &n).shutdown_read_at_start());
-        assert!(!StreamSession::new(Builtin::Echo, &n).shutdown_read_at_start());
+        assert!(session(Builtin::Chargen).shutdown_read_at_start());
+        assert!(!session(Builtin::Echo).shutdown_read_at_start());
     }
 
     #[test]
     fn echo_round_trip_then_half_close_on_eof() {
         let (mut client, mut server) = pair();
-        let mut s = StreamSession::new(Builtin::Echo, &now());
-        assert_eq!(settle(&mut s, &mut server), WAIT_R);
+        let mut s = session(Builtin::Echo);
+        assert_eq!(s.drive(&mut server), WAIT_R);
         client.write_all(b"hello\r\n").unwrap();
-        assert_eq!(settle(&mut s, &mut server), WAIT_R);
+        assert_eq!(s.drive(&mut server), WAIT_R);
         let mut got = Vec::new();
         read_available(&mut client, &mut got);
         assert_eq!(got, b"hello\r\n");
 
         client.write_all(b"bye").unwrap();
         client.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(settle(&mut s, &mut server), Step::Close);
+        assert_eq!(s.drive(&mut server), Step::Close);
         assert!(s.half_close_before_close());
         assert_eq!(s.drive(&mut server), Step::Close);
         server.shutdown(Shutdown::Write).unwrap();
@@ -451,7 +449,7 @@ mod tests {
     #[test]
     fn echo_stops_reading_while_a_client_does_not_read() {
         let (mut client, mut server) = pair();
-        let mut s = StreamSession::new(Builtin::Echo, &now());
+        let mut s = session(Builtin::Echo);
         let chunk = [b'e'; 8192];
         let mut sent = 0usize;
         let mut stalled = false;
@@ -461,7 +459,7 @@ mod tests {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 Err(e) => panic!("client write: {e}"),
             }
-            if settle(&mut s, &mut server) == WAIT_W {
+            if s.drive(&mut server) == WAIT_W {
                 stalled = true;
                 break;
             }
@@ -491,7 +489,7 @@ mod tests {
         let mut closed = false;
         for _ in 0..100_000 {
             read_available(&mut client, &mut got);
-            if settle(&mut s, &mut server) == Step::Close {
+            if s.drive(&mut server) == Step::Close {
                 closed = true;
                 break;
             }
@@ -507,7 +505,7 @@ mod tests {
     #[test]
     fn discard_reads_everything_and_sends_nothing() {
         let (mut client, mut server) = pair();
-        let mut s = StreamSession::new(Builtin::Discard, &now());
+        let mut s = session(Builtin::Discard);
         let chunk = [b'd'; 10_000];
         let mut sent = 0;
         while sent < 100_000 {
@@ -516,26 +514,26 @@ mod tests {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                 Err(e) => panic!("client write: {e}"),
             }
-            assert_eq!(settle(&mut s, &mut server), WAIT_R);
+            assert_eq!(s.drive(&mut server), WAIT_R);
         }
         let mut got = Vec::new();
         assert!(read_available(&mut client, &mut got));
         assert!(got.is_empty());
         client.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(settle(&mut s, &mut server), Step::Close);
+        assert_eq!(s.drive(&mut server), Step::Close);
         assert!(!s.half_close_before_close());
     }
 
     #[test]
     fn chargen_streams_the_pattern_until_the_reader_leaves() {
         let (mut client, mut server) = pair();
-        let mut s = StreamSession::new(Builtin::Chargen, &now());
+        let mut s = session(Builtin::Chargen);
         let mut got = Vec::new();
         for _ in 0..10_000 {
             if got.len() >= 100_000 {
                 break;
             }
-            assert_eq!(settle(&mut s, &mut server), WAIT_W);
+            assert_eq!(s.drive(&mut server), WAIT_W);
             read_available(&mut client, &mut got);
         }
         assert!(got.len() >= 100_000);
@@ -548,15 +546,15 @@ mod tests {
         assert_eq!(s.buffered(), 0);
 
         drop(client);
-        assert_eq!(settle(&mut s, &mut server), Step::Close);
+        assert_eq!(s.drive(&mut server), Step::Close);
         assert!(!s.half_close_before_close());
     }
 
     #[test]
     fn chargen_slow_reader_costs_no_memory() {
         let (_client, mut server) = pair();
-        let mut s = StreamSession::new(Builtin::Chargen, &now());
-        assert_eq!(settle(&mut s, &mut server), WAIT_W);
+        let mut s = session(Builtin::Chargen);
+        assert_eq!(s.drive(&mut server), WAIT_W);
         assert_eq!(s.drive(&mut server), WAIT_W);
         assert_eq!(s.buffered(), 0);
     }
@@ -569,7 +567,7 @@ mod tests {
         ] {
             let (mut client, mut server) = pair();
             client.write_all(b"request\r\n").unwrap(); // drained, not answered
-            let mut s = StreamSession::new(b, &now());
+            let mut s = session(b);
             assert_eq!(s.drive(&mut server), Step::Close);
             assert!(s.half_close_before_close());
             server.shutdown(Shutdown::Write).unwrap();
@@ -621,7 +619,7 @@ mod tests {
             calls: 0,
             read_result: Some(ErrorKind::WouldBlock),
         };
-        let mut s = StreamSession::new(Builtin::Daytime, &now());
+        let mut s = session(Builtin::Daytime);
         let mut steps = 0;
         loop {
             steps += 1;
@@ -642,14 +640,14 @@ mod tests {
             calls: 0,
             read_result: Some(ErrorKind::ConnectionReset),
         };
-        let mut s = StreamSession::new(Builtin::Echo, &now());
+        let mut s = session(Builtin::Echo);
         assert_eq!(s.drive(&mut sock), Step::Close);
         assert!(!s.half_close_before_close());
         assert_eq!(s.drive(&mut sock), Step::Close);
     }
 
     #[test]
-    fn a_turn_yields_after_its_budget() {
+    fn a_turn_ends_after_its_budget() {
         // A socket that always has input and always takes output.
         struct Firehose;
         impl Read for Firehose {
@@ -665,10 +663,56 @@ mod tests {
                 Ok(())
             }
         }
-        for b in [Builtin::Echo, Builtin::Discard, Builtin::Chargen] {
-            let mut s = StreamSession::new(b, &now());
-            assert_eq!(s.drive(&mut Firehose), Step::Yield, "{b:?}");
-            assert_eq!(s.drive(&mut Firehose), Step::Yield, "{b:?}");
+        for (b, step) in [
+            (Builtin::Echo, WAIT_R), // 8 × (read 4 KiB + write 4 KiB), buffer empty
+            (Builtin::Discard, WAIT_R),
+            (Builtin::Chargen, WAIT_W),
+        ] {
+            let mut s = session(b);
+            assert_eq!(s.drive(&mut Firehose), step, "{b:?}");
+            assert_eq!(s.drive(&mut Firehose), step, "{b:?}");
         }
+    }
+
+    /// The loop's side of the budget: after a turn that stopped on the budget, re-registering
+    /// the same interest makes mio (epoll, edge-triggered) report the still-ready socket again.
+    #[test]
+    fn reregister_after_a_budget_stop_brings_the_event_back() {
+        use mio::{net::UnixStream as MioStream, Events, Interest, Poll, Token};
+        use std::time::Duration;
+
+        let (mut client, mut server) = MioStream::pair().unwrap();
+        let mut poll = Poll::new().unwrap();
+        let mut events = Events::with_capacity(8);
+        let token = Token(7);
+        poll.registry()
+            .register(&mut server, token, Interest::READABLE)
+            .unwrap();
+
+        let chunk = [b'd'; 16 * 1024];
+        let mut sent = 0;
+        while let Ok(n) = client.write(&chunk) {
+            sent += n;
+        }
+        assert!(
+            sent > TURN_BUDGET + SCRATCH,
+            "socket buffer too small: {sent}"
+        );
+
+        let ready = |poll: &mut Poll, events: &mut Events| {
+            poll.poll(events, Some(Duration::ZERO)).unwrap();
+            events.iter().any(|e| e.token() == token && e.is_readable())
+        };
+        assert!(ready(&mut poll, &mut events));
+        let mut s = session(Builtin::Discard);
+        assert_eq!(s.drive(&mut server), WAIT_R); // stopped on the budget, data remains
+        assert!(
+            !ready(&mut poll, &mut events),
+            "edge-triggered: no new edge"
+        );
+        poll.registry()
+            .reregister(&mut server, token, Interest::READABLE)
+            .unwrap();
+        assert!(ready(&mut poll, &mut events), "re-registration re-arms");
     }
 }
