@@ -154,6 +154,9 @@ pub struct Daemon {
     started_wall: SystemTime,
     dgram_buf: Vec<u8>,
     reply_buf: Vec<u8>,
+    /// Sources still ready after their turn (epoll is edge-triggered): handled again before
+    /// the next wait, which then does not block.
+    again: Vec<Token>,
 }
 
 /// Why the loop stopped.
@@ -188,6 +191,7 @@ impl Daemon {
             started_wall: SystemTime::now(),
             dgram_buf: vec![0; 65536],
             reply_buf: Vec::with_capacity(2048),
+            again: Vec::new(),
         };
         for svc in table.services {
             d.add_service(svc);
@@ -316,7 +320,11 @@ impl Daemon {
     pub fn run(&mut self) -> Stop {
         let mut events = Events::with_capacity(256);
         loop {
-            let timeout = self.timers.peek().map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+            let timeout = if self.again.is_empty() {
+                self.timers.peek().map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     self.logs.daemon(Level::Err, &format!("poll failed: {e}"));
@@ -328,8 +336,11 @@ impl Daemon {
                 self.read_failures();
             }
             let mut signalled = false;
-            for ev in events.iter() {
-                match ev.token() {
+            let mut ready: Vec<Token> = std::mem::take(&mut self.again);
+            ready.extend(events.iter().map(|e| e.token()));
+            ready.dedup();
+            for token in ready {
+                match token {
                     SIGNALS => signalled = true,
                     FAILURES => {}
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
@@ -407,10 +418,18 @@ impl Daemon {
         let def = svc.def.clone();
         let Some(sock) = svc.socket.clone() else { return };
         match (def.listen.socket_type, def.wait, &def.action) {
-            (SocketType::Dgram, _, Action::Internal(b)) => self.serve_dgram_internal(&def, &sock, *b),
+            (SocketType::Dgram, _, Action::Internal(b)) => {
+                if self.serve_dgram_internal(&def, &sock, *b) {
+                    self.again.push(listener_token(key));
+                }
+            }
             (_, true, Action::Exec(_)) => self.start_wait_server(&def, &sock),
             _ => {
-                for _ in 0..ACCEPT_BATCH {
+                for n in 0.. {
+                    if n == ACCEPT_BATCH {
+                        self.again.push(listener_token(key));
+                        break;
+                    }
                     match listen::accept(&sock) {
                         Ok(Some((conn, peer))) => self.on_connection(&def, conn, peer),
                         Ok(None) => break,
@@ -531,23 +550,27 @@ impl Daemon {
         }
     }
 
-    fn serve_dgram_internal(&mut self, def: &Rc<Service>, sock: &Socket, b: Builtin) {
+    /// Answers queued datagrams; true when the batch ran out with more possibly queued.
+    fn serve_dgram_internal(&mut self, def: &Rc<Service>, sock: &Socket, b: Builtin) -> bool {
+        let now = SystemTime::now();
         for _ in 0..ACCEPT_BATCH {
             let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
                 Ok(Some(x)) => x,
-                Ok(None) => break,
+                Ok(None) => return false,
                 Err(e) => {
+                    // ICMP errors from earlier replies surface here; the socket is still fine.
                     self.logs.debug(&format!("service {}: recvfrom: {e}", def.id));
-                    break;
+                    continue;
                 }
             };
             let peer = from.as_socket().map(listen::unmap);
             self.logs.start_internal(def, peer);
             self.reply_buf.clear();
-            if internal::dgram_reply(b, &self.dgram_buf[..n], SystemTime::now(), &mut self.reply_buf) {
+            if internal::dgram_reply(b, &self.dgram_buf[..n], now, &mut self.reply_buf) {
                 let _ = listen::send_dgram(sock, &self.reply_buf, &from);
             }
         }
+        true
     }
 
     fn start_session(&mut self, def: &Rc<Service>, conn: Socket, peer: SocketAddr, b: Builtin) {
@@ -555,6 +578,9 @@ impl Daemon {
             return;
         }
         let session = StreamSession::new(b, SystemTime::now());
+        if session.shutdown_read_at_start() {
+            let _ = conn.shutdown(std::net::Shutdown::Read);
+        }
         let interest = session.initial_interest();
         self.logs.start_internal(def, Some(peer));
         let key = self.sessions.insert(Session { socket: conn, session, service: def.id.clone(), peer });
@@ -595,6 +621,9 @@ impl Daemon {
     fn end_session(&mut self, key: usize) {
         if let Some(s) = self.sessions.try_remove(key) {
             let _ = self.poll.registry().deregister(&mut SourceFd(&s.socket.as_raw_fd()));
+            if s.session.half_close_before_close() {
+                let _ = s.socket.shutdown(std::net::Shutdown::Write);
+            }
             if let Some(svc) = self.services.get_mut(&s.service) {
                 svc.running = svc.running.saturating_sub(1);
             }

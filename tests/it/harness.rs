@@ -312,3 +312,49 @@ pub fn run_superd(args: &[&str]) -> (i32, String, String) {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     (code, out, err)
 }
+
+/// The probe server (tests/it/probe/probe.c), compiled once per test run with the system's C
+/// compiler.
+pub fn probe() -> PathBuf {
+    static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("superd-probe");
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/probe/probe.c");
+            let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+            let st = Command::new("cc").arg("-O1").arg("-o").arg(&tmp).arg(&src).status().expect("run cc");
+            assert!(st.success(), "compiling the probe failed");
+            std::fs::rename(&tmp, &out).unwrap();
+            // Readable and executable by unprivileged users too (user = nobody tests).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+            out
+        })
+        .clone()
+}
+
+/// Parses the probe's `key=value` lines.
+pub fn probe_values(out: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+pub fn probe_get(vals: &[(String, String)], key: &str) -> Option<String> {
+    vals.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+pub fn probe_all(vals: &[(String, String)], key: &str) -> Vec<String> {
+    vals.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+}
+
+/// A service block running `server` as a nowait stream service on `port`.
+pub fn ext_service(id: &str, port: u16, server: &Path, extra: &str) -> String {
+    format!(
+        "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = {}\n\tport = {port}\n\tbind = 127.0.0.1\n{extra}}}\n",
+        server.display()
+    )
+}
+
+pub const LOG_DEFAULTS: &str = "defaults\n{\n\tlog_type = FILE {dir}/svc.log\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST ATTEMPT\n}\n";
