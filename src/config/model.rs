@@ -53,10 +53,18 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, span, message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+        }
     }
     pub fn warning(span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, span, message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+        }
     }
 }
 
@@ -268,10 +276,17 @@ impl Level {
 /// `log_type`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogType {
-    Syslog { facility: Facility, level: Level },
+    Syslog {
+        facility: Facility,
+        level: Level,
+    },
     /// Limits in bytes; `hard` is already defaulted from `soft` as xinetd does when only `soft`
     /// is given (soft + clamp(1% of soft, 5 KiB, 20 KiB)).
-    File { path: PathBuf, soft: Option<u64>, hard: Option<u64> },
+    File {
+        path: PathBuf,
+        soft: Option<u64>,
+        hard: Option<u64>,
+    },
 }
 
 /// `log_on_success` flags.
