@@ -170,11 +170,24 @@ pub enum Stop {
 }
 
 impl Daemon {
-    pub fn new(settings: Settings, table: ServiceTable, logs: Logs, signals: SignalFlags) -> io::Result<Daemon> {
+    pub fn new(
+        settings: Settings,
+        table: ServiceTable,
+        logs: Logs,
+        signals: SignalFlags,
+    ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
-        poll.registry().register(&mut SourceFd(&signals.wake_read.as_raw_fd()), SIGNALS, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&signals.wake_read.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
         let failures = FailurePipe::new()?;
-        poll.registry().register(&mut SourceFd(&failures.read_fd()), FAILURES, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&failures.read_fd()),
+            FAILURES,
+            Interest::READABLE,
+        )?;
         let mut d = Daemon {
             settings,
             poll,
@@ -200,7 +213,10 @@ impl Daemon {
     }
 
     pub fn available(&self) -> usize {
-        self.services.values().filter(|s| s.socket.is_some()).count()
+        self.services
+            .values()
+            .filter(|s| s.socket.is_some())
+            .count()
     }
 
     pub fn logs(&mut self) -> &mut Logs {
@@ -230,11 +246,16 @@ impl Daemon {
     }
 
     fn open_socket(&mut self, id: &str) {
-        let Some(svc) = self.services.get(id) else { return };
+        let Some(svc) = self.services.get(id) else {
+            return;
+        };
         let spec = svc.def.listen.clone();
         let result = listen::open(&spec).or_else(|e| {
             // No IPv6 on this host: the dual-stack default falls back to IPv4.
-            if e.raw_os_error() == Some(libc::EAFNOSUPPORT) && spec.addr.ip().is_unspecified() && spec.addr.is_ipv6() {
+            if e.raw_os_error() == Some(libc::EAFNOSUPPORT)
+                && spec.addr.ip().is_unspecified()
+                && spec.addr.is_ipv6()
+            {
                 let mut v4 = spec.clone();
                 v4.addr = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), spec.addr.port());
                 listen::open(&v4)
@@ -249,7 +270,11 @@ impl Daemon {
                     svc.socket = Some(sock);
                 }
                 self.arm(id);
-                self.logs.debug(&format!("service {id}: listening on {} {}", spec.addr, svc_proto(&spec.socket_type)));
+                self.logs.debug(&format!(
+                    "service {id}: listening on {} {}",
+                    spec.addr,
+                    svc_proto(&spec.socket_type)
+                ));
             }
             Err(e) => {
                 self.logs.daemon(
@@ -262,23 +287,35 @@ impl Daemon {
                     ),
                 );
                 let gen = self.services.get(id).map_or(0, |s| s.generation);
-                self.timers.push(Reverse((Instant::now() + BIND_RETRY, Timer::RetryBind(id.to_string(), gen))));
+                self.timers.push(Reverse((
+                    Instant::now() + BIND_RETRY,
+                    Timer::RetryBind(id.to_string(), gen),
+                )));
             }
         }
     }
 
     /// Starts watching a service's socket.
     fn arm(&mut self, id: &str) {
-        let Some(svc) = self.services.get_mut(id) else { return };
+        let Some(svc) = self.services.get_mut(id) else {
+            return;
+        };
         if svc.listener.is_some() {
             return;
         }
         let Some(sock) = &svc.socket else { return };
         let key = self.listeners.insert(id.to_string());
         let fd = sock.as_raw_fd();
-        if let Err(e) = self.poll.registry().register(&mut SourceFd(&fd), listener_token(key), Interest::READABLE) {
+        if let Err(e) = self.poll.registry().register(
+            &mut SourceFd(&fd),
+            listener_token(key),
+            Interest::READABLE,
+        ) {
             self.listeners.remove(key);
-            self.logs.daemon(Level::Err, &format!("service {id}: cannot watch its socket: {e}"));
+            self.logs.daemon(
+                Level::Err,
+                &format!("service {id}: cannot watch its socket: {e}"),
+            );
             return;
         }
         svc.listener = Some(key);
@@ -286,11 +323,16 @@ impl Daemon {
 
     /// Stops watching a service's socket (it stays open).
     fn disarm(&mut self, id: &str) {
-        let Some(svc) = self.services.get_mut(id) else { return };
+        let Some(svc) = self.services.get_mut(id) else {
+            return;
+        };
         if let Some(key) = svc.listener.take() {
             self.listeners.remove(key);
             if let Some(sock) = &svc.socket {
-                let _ = self.poll.registry().deregister(&mut SourceFd(&sock.as_raw_fd()));
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&sock.as_raw_fd()));
             }
         }
     }
@@ -303,12 +345,25 @@ impl Daemon {
             svc.generation += 1;
         }
         if kill {
-            let pids: Vec<i32> = self.children.iter().filter(|(_, c)| c.service == id).map(|(p, _)| *p).collect();
+            let pids: Vec<i32> = self
+                .children
+                .iter()
+                .filter(|(_, c)| c.service == id)
+                .map(|(p, _)| *p)
+                .collect();
             for pid in pids {
-                self.logs.daemon(Level::Warning, &format!("service {id}: sending signal 9 to drop server {pid}"));
+                self.logs.daemon(
+                    Level::Warning,
+                    &format!("service {id}: sending signal 9 to drop server {pid}"),
+                );
                 spawn::signal(Pid::from_raw(pid), Signal::SIGKILL);
             }
-            let keys: Vec<usize> = self.sessions.iter().filter(|(_, s)| s.service == id).map(|(k, _)| k).collect();
+            let keys: Vec<usize> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.service == id)
+                .map(|(k, _)| k)
+                .collect();
             for k in keys {
                 self.end_session(k);
             }
@@ -321,7 +376,9 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = if self.again.is_empty() {
-                self.timers.peek().map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+                self.timers
+                    .peek()
+                    .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
@@ -363,7 +420,10 @@ impl Daemon {
             self.reap();
         }
         if self.signals.quit.swap(false, Ordering::SeqCst) {
-            self.logs.daemon(Level::Notice, "received SIGQUIT: exiting now, servers keep running");
+            self.logs.daemon(
+                Level::Notice,
+                "received SIGQUIT: exiting now, servers keep running",
+            );
             return Some(Stop::Quit);
         }
         let int = self.signals.int.swap(false, Ordering::SeqCst);
@@ -393,16 +453,29 @@ impl Daemon {
             if *at > now {
                 break;
             }
-            let Some(Reverse((_, timer))) = self.timers.pop() else { break };
+            let Some(Reverse((_, timer))) = self.timers.pop() else {
+                break;
+            };
             match timer {
                 Timer::Rearm(id, gen) => {
-                    if self.services.get(&id).is_some_and(|s| s.generation == gen && s.socket.is_some()) {
-                        self.logs.daemon(Level::Notice, &format!("service {id}: resuming after respawn pause"));
+                    if self
+                        .services
+                        .get(&id)
+                        .is_some_and(|s| s.generation == gen && s.socket.is_some())
+                    {
+                        self.logs.daemon(
+                            Level::Notice,
+                            &format!("service {id}: resuming after respawn pause"),
+                        );
                         self.arm(&id);
                     }
                 }
                 Timer::RetryBind(id, gen) => {
-                    if self.services.get(&id).is_some_and(|s| s.generation == gen && s.socket.is_none()) {
+                    if self
+                        .services
+                        .get(&id)
+                        .is_some_and(|s| s.generation == gen && s.socket.is_none())
+                    {
                         self.open_socket(&id);
                     }
                 }
@@ -413,10 +486,16 @@ impl Daemon {
     // ----- connections ---------------------------------------------------------------------
 
     fn on_listener(&mut self, key: usize) {
-        let Some(id) = self.listeners.get(key).cloned() else { return };
-        let Some(svc) = self.services.get(&id) else { return };
+        let Some(id) = self.listeners.get(key).cloned() else {
+            return;
+        };
+        let Some(svc) = self.services.get(&id) else {
+            return;
+        };
         let def = svc.def.clone();
-        let Some(sock) = svc.socket.clone() else { return };
+        let Some(sock) = svc.socket.clone() else {
+            return;
+        };
         match (def.listen.socket_type, def.wait, &def.action) {
             (SocketType::Dgram, _, Action::Internal(b)) => {
                 if self.serve_dgram_internal(&def, &sock, *b) {
@@ -444,12 +523,19 @@ impl Daemon {
     }
 
     fn on_accept_error(&mut self, id: &str, e: io::Error) {
-        self.logs.daemon(Level::Err, &format!("service {id}: accept failed: {e}"));
-        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) {
+        self.logs
+            .daemon(Level::Err, &format!("service {id}: accept failed: {e}"));
+        if matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        ) {
             // Out of descriptors or memory: stop watching for a moment instead of spinning.
             self.disarm(id);
             let gen = self.services.get(id).map_or(0, |s| s.generation);
-            self.timers.push(Reverse((Instant::now() + Duration::from_secs(1), Timer::Rearm(id.to_string(), gen))));
+            self.timers.push(Reverse((
+                Instant::now() + Duration::from_secs(1),
+                Timer::Rearm(id.to_string(), gen),
+            )));
         }
     }
 
@@ -487,7 +573,8 @@ impl Daemon {
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
                     Ok(pid) => self.started(def, pid, Some(peer), false),
                     Err(e) => {
-                        self.logs.daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
+                        self.logs
+                            .daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
                         self.logs.fail(def, FailReason::Fork, Some(peer));
                     }
                 }
@@ -517,7 +604,9 @@ impl Daemon {
     /// `wait = yes`: the server gets the socket itself; superd stops watching it until the
     /// server exits.
     fn start_wait_server(&mut self, def: &Rc<Service>, sock: &Rc<Socket>) {
-        let Action::Exec(plan) = &def.action else { return };
+        let Action::Exec(plan) = &def.action else {
+            return;
+        };
         let peer = if def.listen.socket_type == SocketType::Dgram {
             match listen::peek_peer(sock) {
                 Ok(Some(p)) => Some(p),
@@ -531,7 +620,10 @@ impl Daemon {
             self.logs.fail(def, reason, peer);
             self.disarm(&def.id);
             let gen = self.services.get(&def.id).map_or(0, |s| s.generation);
-            self.timers.push(Reverse((Instant::now() + Duration::from_secs(1), Timer::Rearm(def.id.clone(), gen))));
+            self.timers.push(Reverse((
+                Instant::now() + Duration::from_secs(1),
+                Timer::Rearm(def.id.clone(), gen),
+            )));
             return;
         }
         self.disarm(&def.id);
@@ -542,10 +634,14 @@ impl Daemon {
         match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
             Ok(pid) => self.started(def, pid, peer, true),
             Err(e) => {
-                self.logs.daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
+                self.logs
+                    .daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
                 self.logs.fail(def, FailReason::Fork, peer);
                 let gen = self.services.get(&def.id).map_or(0, |s| s.generation);
-                self.timers.push(Reverse((Instant::now() + Duration::from_secs(1), Timer::Rearm(def.id.clone(), gen))));
+                self.timers.push(Reverse((
+                    Instant::now() + Duration::from_secs(1),
+                    Timer::Rearm(def.id.clone(), gen),
+                )));
             }
         }
     }
@@ -559,7 +655,8 @@ impl Daemon {
                 Ok(None) => return false,
                 Err(e) => {
                     // ICMP errors from earlier replies surface here; the socket is still fine.
-                    self.logs.debug(&format!("service {}: recvfrom: {e}", def.id));
+                    self.logs
+                        .debug(&format!("service {}: recvfrom: {e}", def.id));
                     continue;
                 }
             };
@@ -583,7 +680,12 @@ impl Daemon {
         }
         let interest = session.initial_interest();
         self.logs.start_internal(def, Some(peer));
-        let key = self.sessions.insert(Session { socket: conn, session, service: def.id.clone(), peer });
+        let key = self.sessions.insert(Session {
+            socket: conn,
+            session,
+            service: def.id.clone(),
+            peer,
+        });
         if let Some(svc) = self.services.get_mut(&def.id) {
             svc.running += 1;
         }
@@ -591,27 +693,44 @@ impl Daemon {
     }
 
     fn on_session(&mut self, key: usize) {
-        let Some(s) = self.sessions.get_mut(key) else { return };
+        let Some(s) = self.sessions.get_mut(key) else {
+            return;
+        };
         let step = s.session.drive(&mut &s.socket);
         self.apply_step(key, step, false);
     }
 
     fn apply_step(&mut self, key: usize, step: internal::Step, first: bool) {
         let interest = match step {
-            internal::Step::Wait { read: true, write: true } => Interest::READABLE | Interest::WRITABLE,
-            internal::Step::Wait { read: true, write: false } => Interest::READABLE,
-            internal::Step::Wait { read: false, write: true } => Interest::WRITABLE,
+            internal::Step::Wait {
+                read: true,
+                write: true,
+            } => Interest::READABLE | Interest::WRITABLE,
+            internal::Step::Wait {
+                read: true,
+                write: false,
+            } => Interest::READABLE,
+            internal::Step::Wait {
+                read: false,
+                write: true,
+            } => Interest::WRITABLE,
             _ => {
                 self.end_session(key);
                 return;
             }
         };
-        let Some(s) = self.sessions.get(key) else { return };
+        let Some(s) = self.sessions.get(key) else {
+            return;
+        };
         let fd = s.socket.as_raw_fd();
         let r = if first {
-            self.poll.registry().register(&mut SourceFd(&fd), session_token(key), interest)
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), session_token(key), interest)
         } else {
-            self.poll.registry().reregister(&mut SourceFd(&fd), session_token(key), interest)
+            self.poll
+                .registry()
+                .reregister(&mut SourceFd(&fd), session_token(key), interest)
         };
         if r.is_err() {
             self.end_session(key);
@@ -620,7 +739,10 @@ impl Daemon {
 
     fn end_session(&mut self, key: usize) {
         if let Some(s) = self.sessions.try_remove(key) {
-            let _ = self.poll.registry().deregister(&mut SourceFd(&s.socket.as_raw_fd()));
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&s.socket.as_raw_fd()));
             if s.session.half_close_before_close() {
                 let _ = s.socket.shutdown(std::net::Shutdown::Write);
             }
@@ -642,9 +764,23 @@ impl Daemon {
                         Action::Internal(_) => Default::default(),
                     };
                     let msg = spawn::describe(f.step, &path, f.errno);
-                    self.logs.daemon(Level::Err, &format!("service {}: server {} could not start: {msg}", c.service, f.pid));
+                    self.logs.daemon(
+                        Level::Err,
+                        &format!(
+                            "service {}: server {} could not start: {msg}",
+                            c.service, f.pid
+                        ),
+                    );
                 }
-                None => self.logs.daemon(Level::Err, &format!("server {} could not start: {} failed: {}", f.pid, f.step.name(), f.error())),
+                None => self.logs.daemon(
+                    Level::Err,
+                    &format!(
+                        "server {} could not start: {} failed: {}",
+                        f.pid,
+                        f.step.name(),
+                        f.error()
+                    ),
+                ),
             }
         }
     }
@@ -652,7 +788,8 @@ impl Daemon {
     fn reap(&mut self) {
         for (pid, exit) in spawn::reap() {
             let Some(child) = self.children.remove(&pid.as_raw()) else {
-                self.logs.debug(&format!("unknown child process {pid} exited"));
+                self.logs
+                    .debug(&format!("unknown child process {pid} exited"));
                 continue;
             };
             self.forked = self.forked.saturating_sub(1);
@@ -674,8 +811,12 @@ impl Daemon {
     /// input, in which case superd pauses the service with a growing delay instead of
     /// respawning in a tight loop.
     fn after_wait_server(&mut self, id: &str, lifetime: Duration) {
-        let Some(svc) = self.services.get_mut(id) else { return };
-        let Some(sock) = svc.socket.clone() else { return };
+        let Some(svc) = self.services.get_mut(id) else {
+            return;
+        };
+        let Some(sock) = svc.socket.clone() else {
+            return;
+        };
         let pending = match svc.def.listen.socket_type {
             SocketType::Dgram => matches!(listen::peek_peer(&sock), Ok(Some(_))),
             _ => readable_now(&sock),
@@ -707,7 +848,10 @@ impl Daemon {
                     pause.as_secs()
                 ),
             );
-            self.timers.push(Reverse((Instant::now() + pause, Timer::Rearm(id.to_string(), gen))));
+            self.timers.push(Reverse((
+                Instant::now() + pause,
+                Timer::Rearm(id.to_string(), gen),
+            )));
         } else {
             self.arm(id);
         }
@@ -720,17 +864,33 @@ impl Daemon {
         let table = match crate::runtime::load_table(&self.settings) {
             Ok((table, _system)) => table,
             Err(msg) => {
-                self.logs.daemon(Level::Err, &format!("reconfiguration failed: {msg}; keeping the current configuration"));
+                self.logs.daemon(
+                    Level::Err,
+                    &format!("reconfiguration failed: {msg}; keeping the current configuration"),
+                );
                 return;
             }
         };
         for d in &table.diagnostics {
-            let level = if d.severity == crate::config::model::Severity::Error { Level::Err } else { Level::Warning };
+            let level = if d.severity == crate::config::model::Severity::Error {
+                Level::Err
+            } else {
+                Level::Warning
+            };
             self.logs.daemon(level, &d.to_string());
         }
-        let old: Vec<Service> = self.order.iter().filter_map(|id| self.services.get(id)).map(|s| (*s.def).clone()).collect();
+        let old: Vec<Service> = self
+            .order
+            .iter()
+            .filter_map(|id| self.services.get(id))
+            .map(|s| (*s.def).clone())
+            .collect();
         let plan = reload::plan(old.iter(), &table);
-        let mut new_defs: HashMap<String, Service> = table.services.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let mut new_defs: HashMap<String, Service> = table
+            .services
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
         self.logs.reopen();
         for id in plan.removed.iter().chain(&plan.reopened) {
             self.close_service(id, true);
@@ -738,10 +898,14 @@ impl Daemon {
         for id in &plan.removed {
             self.services.remove(id);
             self.order.retain(|o| o != id);
-            self.logs.daemon(Level::Notice, &format!("service {id} deactivated"));
+            self.logs
+                .daemon(Level::Notice, &format!("service {id} deactivated"));
         }
         for id in &plan.kept_invalid {
-            self.logs.daemon(Level::Warning, &format!("service {id}: new definition is invalid; keeping the previous one"));
+            self.logs.daemon(
+                Level::Warning,
+                &format!("service {id}: new definition is invalid; keeping the previous one"),
+            );
         }
         for id in plan.updated.iter().chain(&plan.unchanged) {
             if let (Some(def), Some(svc)) = (new_defs.remove(id), self.services.get_mut(id)) {
@@ -770,7 +934,10 @@ impl Daemon {
             &format!(
                 "Reconfigured: new={} old={} dropped={} (services)",
                 plan.added.len(),
-                plan.unchanged.len() + plan.updated.len() + plan.reopened.len() + plan.kept_invalid.len(),
+                plan.unchanged.len()
+                    + plan.updated.len()
+                    + plan.reopened.len()
+                    + plan.kept_invalid.len(),
                 plan.removed.len()
             ),
         );
@@ -787,14 +954,23 @@ impl Daemon {
             self.end_session(k);
         }
         let mut pids: Vec<Pid> = self.children.keys().map(|p| Pid::from_raw(*p)).collect();
-        self.logs.daemon(Level::Notice, &format!("exiting on SIGTERM; stopping {} running servers", pids.len()));
+        self.logs.daemon(
+            Level::Notice,
+            &format!(
+                "exiting on SIGTERM; stopping {} running servers",
+                pids.len()
+            ),
+        );
         for pid in &pids {
             spawn::signal(*pid, Signal::SIGTERM);
         }
         let reaped = spawn::wait_all(&mut pids, Duration::from_secs(3));
         self.log_reaped(reaped);
         for pid in &pids {
-            self.logs.daemon(Level::Warning, &format!("server {pid} ignored SIGTERM; sending SIGKILL"));
+            self.logs.daemon(
+                Level::Warning,
+                &format!("server {pid} ignored SIGTERM; sending SIGKILL"),
+            );
             spawn::signal(*pid, Signal::SIGKILL);
         }
         let reaped = spawn::wait_all(&mut pids, Duration::from_secs(2));
@@ -804,7 +980,8 @@ impl Daemon {
     fn log_reaped(&mut self, reaped: Vec<(Pid, Exit)>) {
         for (pid, exit) in reaped {
             if let Some(c) = self.children.remove(&pid.as_raw()) {
-                self.logs.exit(&c.def, pid.as_raw(), exit, c.started.elapsed());
+                self.logs
+                    .exit(&c.def, pid.as_raw(), exit, c.started.elapsed());
             }
         }
     }
@@ -813,8 +990,14 @@ impl Daemon {
         let text = crate::runtime::dump::render(self.dump_view());
         let path = self.settings.dump_file.clone();
         match crate::runtime::dump::write(&path, &text) {
-            Ok(()) => self.logs.daemon(Level::Notice, &format!("generated state dump in file {}", path.display())),
-            Err(e) => self.logs.daemon(Level::Err, &format!("cannot write state dump {}: {e}", path.display())),
+            Ok(()) => self.logs.daemon(
+                Level::Notice,
+                &format!("generated state dump in file {}", path.display()),
+            ),
+            Err(e) => self.logs.daemon(
+                Level::Err,
+                &format!("cannot write state dump {}: {e}", path.display()),
+            ),
         }
     }
 
@@ -829,7 +1012,11 @@ impl Daemon {
                 .filter_map(|id| self.services.get(id))
                 .map(|s| ServiceView {
                     def: &s.def,
-                    local: s.socket.as_ref().and_then(|x| x.local_addr().ok()).and_then(|a| a.as_socket()),
+                    local: s
+                        .socket
+                        .as_ref()
+                        .and_then(|x| x.local_addr().ok())
+                        .and_then(|a| a.as_socket()),
                     active: s.socket.is_some(),
                     armed: s.listener.is_some(),
                     running: s.running,
@@ -839,7 +1026,12 @@ impl Daemon {
             children: self
                 .children
                 .iter()
-                .map(|(pid, c)| ChildView { pid: *pid, service: &c.service, peer: c.peer, started: c.started_wall })
+                .map(|(pid, c)| ChildView {
+                    pid: *pid,
+                    service: &c.service,
+                    peer: c.peer,
+                    started: c.started_wall,
+                })
                 .collect(),
             sessions: self.sessions.len(),
             forked: self.forked,

@@ -55,8 +55,17 @@ pub fn render(v: View<'_>) -> String {
         };
         let _ = writeln!(o, "service {}", d.id);
         let _ = writeln!(o, "\tstate = {state}");
-        let addr = s.local.map(|a| a.to_string()).unwrap_or_else(|| d.listen.addr.to_string());
-        let _ = writeln!(o, "\tsocket = {} {}/{}", d.listen.socket_type.as_str(), addr, d.protocol());
+        let addr = s
+            .local
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| d.listen.addr.to_string());
+        let _ = writeln!(
+            o,
+            "\tsocket = {} {}/{}",
+            d.listen.socket_type.as_str(),
+            addr,
+            d.protocol()
+        );
         let _ = writeln!(o, "\twait = {}", if d.wait { "yes" } else { "no" });
         match &d.action {
             Action::Internal(b) => {
@@ -74,7 +83,10 @@ pub fn render(v: View<'_>) -> String {
     let mut children = v.children;
     children.sort_by_key(|c| c.pid);
     for c in &children {
-        let peer = c.peer.map(|p| p.to_string()).unwrap_or_else(|| "<no address>".into());
+        let peer = c
+            .peer
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "<no address>".into());
         let _ = writeln!(
             o,
             "\tpid = {} service = {} peer = {} started = {}",

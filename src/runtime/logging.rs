@@ -56,12 +56,17 @@ impl Logs {
 
     /// Opens (or re-uses) the log destination of a service.
     pub fn open_service(&mut self, svc: &Service) {
-        match self.registry.service_log(svc.log_type.as_ref(), svc.log_on_success, svc.log_on_failure) {
+        match self.registry.service_log(
+            svc.log_type.as_ref(),
+            svc.log_on_success,
+            svc.log_on_failure,
+        ) {
             Ok(l) => {
                 self.services.insert(svc.id.clone(), l);
             }
             Err(e) => {
-                self.daemon.log(Level::Err, format!("service {}: {e}", svc.id));
+                self.daemon
+                    .log(Level::Err, format!("service {}: {e}", svc.id));
                 self.services.insert(svc.id.clone(), ServiceLog::none());
             }
         }
@@ -86,13 +91,27 @@ impl Logs {
     }
 
     pub fn start(&self, svc: &Service, pid: i32, peer: Option<SocketAddr>) {
-        self.event(&svc.id, &Event::Start { id: &svc.id, pid: pid as u32, from: peer });
+        self.event(
+            &svc.id,
+            &Event::Start {
+                id: &svc.id,
+                pid: pid as u32,
+                from: peer,
+            },
+        );
     }
 
     /// START of an in-daemon service (pid=0, no EXIT follows), as xinetd logs its non-forking
     /// internals.
     pub fn start_internal(&self, svc: &Service, peer: Option<SocketAddr>) {
-        self.event(&svc.id, &Event::Start { id: &svc.id, pid: 0, from: peer });
+        self.event(
+            &svc.id,
+            &Event::Start {
+                id: &svc.id,
+                pid: 0,
+                from: peer,
+            },
+        );
     }
 
     pub fn exit(&self, svc: &Service, pid: i32, exit: Exit, lifetime: Duration) {
@@ -100,18 +119,36 @@ impl Logs {
             Exit::Status(s) => Termination::Status(s),
             Exit::Signal(s) => Termination::Signal(s),
         };
-        self.event(&svc.id, &Event::Exit { id: &svc.id, how, pid: pid as u32, duration: lifetime.as_secs() });
+        self.event(
+            &svc.id,
+            &Event::Exit {
+                id: &svc.id,
+                how,
+                pid: pid as u32,
+                duration: lifetime.as_secs(),
+            },
+        );
     }
 
     pub fn fail(&self, svc: &Service, reason: FailReason, peer: Option<SocketAddr>) {
-        self.event(&svc.id, &Event::Fail { id: &svc.id, reason, from: peer });
+        self.event(
+            &svc.id,
+            &Event::Fail {
+                id: &svc.id,
+                reason,
+                from: peer,
+            },
+        );
     }
 }
 
 /// A wall-clock time as `ctime(3)` prints it, in local time (for the state dump).
 pub fn ctime(t: SystemTime) -> String {
     match jiff::Timestamp::try_from(t) {
-        Ok(ts) => jiff::tz::TimeZone::system().to_datetime(ts).strftime("%a %b %e %H:%M:%S %Y").to_string(),
+        Ok(ts) => jiff::tz::TimeZone::system()
+            .to_datetime(ts)
+            .strftime("%a %b %e %H:%M:%S %Y")
+            .to_string(),
         Err(_) => "?".into(),
     }
 }

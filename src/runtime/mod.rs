@@ -111,7 +111,11 @@ fn check(opts: &Opts) -> ExitCode {
     for s in &table.services {
         let _ = writeln!(out, "{s}");
     }
-    let errors = table.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = table
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = table.diagnostics.len() - errors;
     let _ = writeln!(
         out,
@@ -162,7 +166,7 @@ fn run(opts: Opts) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut logs = match Logs::new(own, opts.debug, &opts.syslog_socket) {
+    let logs = match Logs::new(own, opts.debug, &opts.syslog_socket) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("superd: error: {e}");
@@ -173,7 +177,11 @@ fn run(opts: Opts) -> ExitCode {
         logs.daemon(Level::Notice, n);
     }
     for d in &table.diagnostics {
-        let level = if d.severity == Severity::Error { Level::Err } else { Level::Warning };
+        let level = if d.severity == Severity::Error {
+            Level::Err
+        } else {
+            Level::Warning
+        };
         logs.daemon(level, &d.to_string());
     }
     let signals = match daemon::SignalFlags::install() {
@@ -192,14 +200,24 @@ fn run(opts: Opts) -> ExitCode {
     };
     if let Some(p) = &settings.pidfile {
         if let Err(e) = write_pidfile(p) {
-            d.logs().daemon(Level::Err, &format!("cannot write pid file {}: {e}", p.display()));
+            d.logs().daemon(
+                Level::Err,
+                &format!("cannot write pid file {}: {e}", p.display()),
+            );
         }
     }
     let available = d.available();
-    d.logs().daemon(Level::Notice, &format!("superd {} started", cli::VERSION));
-    d.logs().daemon(Level::Notice, &format!("Started working: {available} available services"));
+    d.logs()
+        .daemon(Level::Notice, &format!("superd {} started", cli::VERSION));
+    d.logs().daemon(
+        Level::Notice,
+        &format!("Started working: {available} available services"),
+    );
     let stop = if available == 0 && !settings.stayalive {
-        d.logs().daemon(Level::Err, "no services. Exiting... (use -stayalive or --foreground to keep running)");
+        d.logs().daemon(
+            Level::Err,
+            "no services. Exiting... (use -stayalive or --foreground to keep running)",
+        );
         daemon::Stop::NoServices
     } else {
         d.run()
@@ -218,7 +236,10 @@ fn run(opts: Opts) -> ExitCode {
 
 fn write_pidfile(path: &Path) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
     writeln!(f, "{}", std::process::id())
 }
 

@@ -33,7 +33,9 @@ pub fn plan<'a>(running: impl IntoIterator<Item = &'a Service>, new: &ServiceTab
         seen.insert(old.id.as_str());
         match new.services.iter().find(|s| s.id == old.id) {
             Some(n) if n == old => p.unchanged.push(old.id.clone()),
-            Some(n) if n.listen == old.listen && n.wait == old.wait => p.updated.push(old.id.clone()),
+            Some(n) if n.listen == old.listen && n.wait == old.wait => {
+                p.updated.push(old.id.clone())
+            }
             Some(_) => p.reopened.push(old.id.clone()),
             None if rejected.contains(old.id.as_str()) => p.kept_invalid.push(old.id.clone()),
             None => p.removed.push(old.id.clone()),

@@ -298,9 +298,23 @@ unsafe fn child(
         }
     }
     // 5. Default signal dispositions and an empty mask: the server starts as if from a shell.
-    for sig in 1..libc::SIGRTMAX() {
+    // The raw system call: glibc's wrappers refuse signals 32 and 33, which may have been
+    // ignored by whoever started superd.
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::signal(sig, libc::SIG_DFL);
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                0usize,
+                8usize,
+            );
         }
     }
     let mut set: libc::sigset_t = std::mem::zeroed();
@@ -313,6 +327,15 @@ unsafe fn child(
     // 7. Exec.
     libc::execve(plan.path.as_ptr(), argv.as_ptr(), envp.as_ptr());
     fail(Step::Exec, 127)
+}
+
+/// The kernel's `struct sigaction` (x86_64 and arm64 layout: handler, flags, restorer, mask).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
 }
 
 /// How a reaped child ended.
@@ -354,7 +377,7 @@ pub fn cloexec_inherited() {
             libc::SYS_close_range,
             3u32,
             u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as u32,
+            libc::CLOSE_RANGE_CLOEXEC,
         )
     };
     if r < 0 {

@@ -121,8 +121,8 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
         diagnostics: config.diagnostics.clone(),
     };
     // (protocol, port) -> (bind address, id, span) of services already accepted.
-    let mut ports: HashMap<(&'static str, u16), Vec<(IpAddr, String, Option<Span>)>> =
-        HashMap::new();
+    type Users = Vec<(IpAddr, String, Option<Span>)>;
+    let mut ports: HashMap<(&'static str, u16), Users> = HashMap::new();
     let mut ids: HashMap<String, Option<Span>> = HashMap::new();
     for decl in &config.services {
         let mut warnings = Vec::new();
@@ -311,10 +311,8 @@ fn build_one(
         None if flags.ipv4 && !flags.ipv6 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
-    let v6only = match decl.v6only {
-        Some(v) => v,
-        None => false,
-    };
+    // `v6only = no` really means dual stack (xinetd sets V6ONLY whenever it is written).
+    let v6only = decl.v6only.unwrap_or_default();
     let internal = ty.internal;
     let listen = ListenSpec {
         addr: SocketAddr::new(ip, port),

@@ -8,7 +8,10 @@ fn version_and_help() {
     assert!(out.starts_with("superd "), "{out}");
     let (code, out, _) = run_superd(&["--help"]);
     assert_eq!(code, 0);
-    assert!(out.contains("-dontfork") && out.contains("--foreground"), "{out}");
+    assert!(
+        out.contains("-dontfork") && out.contains("--foreground"),
+        "{out}"
+    );
 }
 
 #[test]

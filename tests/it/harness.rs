@@ -19,7 +19,9 @@ pub fn free_port() -> u16 {
     loop {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let port = base + (n % 10000);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
             return port;
         }
     }
@@ -29,7 +31,11 @@ pub fn is_root() -> bool {
     // SAFETY-free: read the effective uid from /proc.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -66,8 +72,16 @@ impl Daemon {
     pub fn prepare(conf: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf_path = dir.path().join("superd.conf");
-        std::fs::write(&conf_path, conf.replace("{dir}", dir.path().to_str().unwrap())).unwrap();
-        Daemon { dir, child: None, conf: conf_path }
+        std::fs::write(
+            &conf_path,
+            conf.replace("{dir}", dir.path().to_str().unwrap()),
+        )
+        .unwrap();
+        Daemon {
+            dir,
+            child: None,
+            conf: conf_path,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -124,7 +138,13 @@ impl Daemon {
     }
 
     /// Waits until file `name` in the temp dir contains `needle` `count` times (bounded).
-    pub fn wait_file_count(&self, name: &str, needle: &str, count: usize, limit: Duration) -> String {
+    pub fn wait_file_count(
+        &self,
+        name: &str,
+        needle: &str,
+        count: usize,
+        limit: Duration,
+    ) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let text = self.read(name);
@@ -150,7 +170,12 @@ impl Daemon {
     pub fn reload(&self) {
         let before = self.daemon_log().matches("Reconfigured:").count();
         self.signal(libc_sig::SIGHUP);
-        self.wait_file_count("daemon.log", "Reconfigured:", before + 1, Duration::from_secs(10));
+        self.wait_file_count(
+            "daemon.log",
+            "Reconfigured:",
+            before + 1,
+            Duration::from_secs(10),
+        );
     }
 
     /// Stops the daemon with SIGTERM and returns its exit status code.
@@ -211,7 +236,10 @@ pub fn unsafe_kill(pid: i32, sig: i32) {
     if pid <= 1 {
         return;
     }
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 pub fn fds_of(pid: i32) -> Vec<(i32, String)> {
@@ -219,7 +247,9 @@ pub fn fds_of(pid: i32) -> Vec<(i32, String)> {
     if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
         for e in dir.flatten() {
             if let Ok(fd) = e.file_name().to_string_lossy().parse::<i32>() {
-                let target = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+                let target = std::fs::read_link(e.path())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 out.push((fd, target));
             }
         }
@@ -231,11 +261,19 @@ pub fn fds_of(pid: i32) -> Vec<(i32, String)> {
 /// Children of `pid`: (pid, state letter from /proc/PID/stat).
 pub fn children_of(pid: i32) -> Vec<(i32, char)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in dir.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
         let mut f = rest.split_whitespace();
         let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
         let ppid: i32 = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -263,10 +301,18 @@ pub fn tcp_exchange_from(host: &str, port: u16, input: &[u8]) -> Vec<u8> {
 }
 
 pub fn connect(host: &str, port: u16) -> TcpStream {
-    let addr: SocketAddr = format!("{}:{port}", if host.contains(':') { format!("[{host}]") } else { host.to_string() })
-        .parse()
-        .unwrap();
-    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let addr: SocketAddr = format!(
+        "{}:{port}",
+        if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        }
+    )
+    .parse()
+    .unwrap();
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
     s
@@ -308,8 +354,18 @@ pub fn run_superd(args: &[&str]) -> (i32, String, String) {
     });
     let mut out = String::new();
     let mut err = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (code, out, err)
 }
 
@@ -322,7 +378,13 @@ pub fn probe() -> PathBuf {
             let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("superd-probe");
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/probe/probe.c");
             let tmp = out.with_extension(format!("tmp{}", std::process::id()));
-            let st = Command::new("cc").arg("-O1").arg("-o").arg(&tmp).arg(&src).status().expect("run cc");
+            let st = Command::new("cc")
+                .arg("-O1")
+                .arg("-o")
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .expect("run cc");
             assert!(st.success(), "compiling the probe failed");
             std::fs::rename(&tmp, &out).unwrap();
             // Readable and executable by unprivileged users too (user = nobody tests).
@@ -337,7 +399,10 @@ pub fn probe() -> PathBuf {
 pub fn probe_values(out: &[u8]) -> Vec<(String, String)> {
     String::from_utf8_lossy(out)
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 
@@ -346,7 +411,10 @@ pub fn probe_get(vals: &[(String, String)], key: &str) -> Option<String> {
 }
 
 pub fn probe_all(vals: &[(String, String)], key: &str) -> Vec<String> {
-    vals.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+    vals.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
 }
 
 /// A service block running `server` as a nowait stream service on `port`.

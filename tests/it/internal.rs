@@ -26,9 +26,21 @@ struct Ports {
 }
 
 fn start_all() -> (Daemon, Ports) {
-    let p = Ports { echo: free_port(), discard: free_port(), chargen: free_port(), daytime: free_port(), time: free_port() };
+    let p = Ports {
+        echo: free_port(),
+        discard: free_port(),
+        chargen: free_port(),
+        daytime: free_port(),
+        time: free_port(),
+    };
     let mut list = Vec::new();
-    for (name, port) in [("echo", p.echo), ("discard", p.discard), ("chargen", p.chargen), ("daytime", p.daytime), ("time", p.time)] {
+    for (name, port) in [
+        ("echo", p.echo),
+        ("discard", p.discard),
+        ("chargen", p.chargen),
+        ("daytime", p.daytime),
+        ("time", p.time),
+    ] {
         list.push((name, "stream", port));
         list.push((name, "dgram", port));
     }
@@ -46,15 +58,26 @@ fn check_daytime(text: &[u8]) {
     assert!(s.ends_with("\r\n"), "{s:?}");
     let parts: Vec<&str> = s.trim_end().split(' ').collect();
     assert_eq!(parts.len(), 5, "DD MON YYYY HH:MM:SS TZ: {s:?}");
-    assert!(parts[0].len() == 2 && parts[0].chars().all(|c| c.is_ascii_digit()), "{s:?}");
-    assert!(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].contains(&parts[1]), "{s:?}");
+    assert!(
+        parts[0].len() == 2 && parts[0].chars().all(|c| c.is_ascii_digit()),
+        "{s:?}"
+    );
+    assert!(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+            .contains(&parts[1]),
+        "{s:?}"
+    );
     assert_eq!(parts[3].len(), 8, "{s:?}");
 }
 
 fn check_time(b: &[u8]) {
     assert_eq!(b.len(), 4);
     let t = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 2_208_988_800;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 2_208_988_800;
     assert!((now - t).abs() < 5, "time {t} vs now {now}");
 }
 
@@ -73,7 +96,11 @@ fn every_internal_service_answers_over_tcp() {
     assert_eq!(&buf[148..], &chargen_line(2)[..]);
     drop(s);
     // Non-forking services log START with pid=0 and no EXIT, as xinetd.
-    let log = d.wait_file("svc.log", "START: daytime-stream pid=0 from=127.0.0.1", Duration::from_secs(5));
+    let log = d.wait_file(
+        "svc.log",
+        "START: daytime-stream pid=0 from=127.0.0.1",
+        Duration::from_secs(5),
+    );
     assert!(!log.contains("EXIT: daytime"), "{log}");
 }
 
@@ -115,7 +142,14 @@ fn slow_chargen_reader_does_not_grow_daemon_memory() {
     let (d, p) = start_all();
     let rss = || -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
-        s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+        s.lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     // Ten clients that never read.
     let clients: Vec<_> = (0..10).map(|_| connect("127.0.0.1", p.chargen)).collect();
@@ -123,7 +157,10 @@ fn slow_chargen_reader_does_not_grow_daemon_memory() {
     let before = rss();
     std::thread::sleep(Duration::from_millis(700));
     let after = rss();
-    assert!(after <= before + 512, "RSS grew from {before} kB to {after} kB with stalled chargen readers");
+    assert!(
+        after <= before + 512,
+        "RSS grew from {before} kB to {after} kB with stalled chargen readers"
+    );
     // Other services keep answering meanwhile.
     assert_eq!(tcp_exchange(p.echo, b"still here"), b"still here");
     drop(clients);
@@ -133,7 +170,8 @@ fn slow_chargen_reader_does_not_grow_daemon_memory() {
 fn echo_client_that_never_reads_is_bounded_and_others_are_served() {
     let (_d, p) = start_all();
     let mut s = connect("127.0.0.1", p.echo);
-    s.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let chunk = vec![b'x'; 65536];
     let mut sent = 0usize;
     for _ in 0..400 {
@@ -143,6 +181,9 @@ fn echo_client_that_never_reads_is_bounded_and_others_are_served() {
         }
     }
     // Kernel buffers absorb some, but superd stops reading once its own buffer is full.
-    assert!(sent < 400 * 65536, "the daemon kept reading: {sent} bytes accepted");
+    assert!(
+        sent < 400 * 65536,
+        "the daemon kept reading: {sent} bytes accepted"
+    );
     assert_eq!(tcp_exchange(p.daytime, b"").len(), 26);
 }
