@@ -629,3 +629,182 @@ impl fmt::Display for Service {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn sys(root: bool) -> System {
+        System {
+            services: Services::parse("echo 7/tcp\necho 7/udp\ndaytime 13/tcp\n"),
+            is_root: root,
+            environment: vec![
+                ("PATH".into(), "/bin".into()),
+                ("HOME".into(), "/root".into()),
+            ],
+        }
+    }
+
+    fn table(text: &str) -> ServiceTable {
+        build(
+            &crate::config::parse_str(text, "t.conf", Path::new("/")),
+            &sys(true),
+        )
+    }
+
+    fn errors(t: &ServiceTable) -> Vec<String> {
+        t.diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::config::model::Severity::Error)
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn internal_service_on_its_standard_port() {
+        let t =
+            table("service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\n");
+        assert!(errors(&t).is_empty(), "{:?}", errors(&t));
+        let s = &t.services[0];
+        assert_eq!(s.listen.addr, "[::]:7".parse().unwrap());
+        assert!(!s.listen.v6only, "dual stack by default");
+        assert_eq!(s.action, Action::Internal(Builtin::Echo));
+    }
+
+    #[test]
+    fn port_must_match_etc_services_unless_unlisted() {
+        let t = table("service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n\tport = 21012\n}\n");
+        assert_eq!(errors(&t), ["t.conf:6:9: error: service echo: service echo expects port 7 (from /etc/services), not 21012"]);
+        assert_eq!(t.rejected, ["echo"]);
+        let t = table("service foo\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n}\n");
+        assert_eq!(
+            errors(&t),
+            ["t.conf:1:1: error: service foo: UNLISTED services need a port attribute"]
+        );
+        let t = table("service foo\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n}\n");
+        assert!(
+            errors(&t)[0].contains("not in /etc/services: foo/tcp"),
+            "{:?}",
+            errors(&t)
+        );
+    }
+
+    #[test]
+    fn internal_services_are_found_by_name_not_id() {
+        let t = table("service foo\n{\n\tid = echo\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 1234\n}\n");
+        assert!(
+            errors(&t)[0].contains("no such internal service: foo"),
+            "{:?}",
+            errors(&t)
+        );
+    }
+
+    #[test]
+    fn flags_ipv4_and_bind_choose_the_family() {
+        let base = "\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n";
+        let t = table(&format!(
+            "service echo\n{{\n{base}\tport = 1\n\tflags = IPv4\n}}\n"
+        ));
+        assert_eq!(t.services[0].listen.addr, "0.0.0.0:1".parse().unwrap());
+        let t = table(&format!(
+            "service echo\n{{\n{base}\tport = 1\n\tbind = 127.0.0.2\n}}\n"
+        ));
+        assert_eq!(t.services[0].listen.addr, "127.0.0.2:1".parse().unwrap());
+        let t = table(&format!(
+            "service echo\n{{\n{base}\tport = 1\n\tv6only = yes\n}}\n"
+        ));
+        assert!(t.services[0].listen.v6only);
+    }
+
+    #[test]
+    fn external_service_exec_plan() {
+        let t = table(
+            "service x\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 99\n\tuser = root\n\tserver = /bin/echo\n\tserver_args = a b\n\tpassenv = PATH\n\tenv = A=1 PATH=/x\n}\n",
+        );
+        assert!(errors(&t).is_empty(), "{:?}", errors(&t));
+        let Action::Exec(p) = &t.services[0].action else {
+            panic!()
+        };
+        assert_eq!(
+            p.argv,
+            [
+                CString::new("echo").unwrap(),
+                CString::new("a").unwrap(),
+                CString::new("b").unwrap()
+            ]
+        );
+        assert_eq!(
+            p.env,
+            [
+                CString::new("A=1").unwrap(),
+                CString::new("PATH=/x").unwrap()
+            ]
+        );
+        assert_eq!(
+            p.creds,
+            Some(Credentials {
+                uid: 0,
+                gid: 0,
+                groups: vec![]
+            })
+        );
+    }
+
+    #[test]
+    fn external_dgram_needs_wait_yes_and_missing_things_are_named() {
+        let t = table("service x\n{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\twait = no\n\tport = 99\n\tuser = root\n\tserver = /bin/true\n}\n");
+        assert_eq!(errors(&t), ["t.conf:5:9: error: service x: dgram services with an external server need wait = yes"]);
+        let t = table("service x\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 99\n\tserver = /bin/true\n}\n");
+        assert_eq!(
+            errors(&t),
+            ["t.conf:1:1: error: service x: missing attribute user"]
+        );
+        let t = table("service x\n{\n\ttype = UNLISTED\n\twait = no\n\tport = 99\n}\n");
+        assert_eq!(
+            errors(&t),
+            ["t.conf:1:1: error: service x: missing attribute socket_type"]
+        );
+        let t = table("service x\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 99\n\tuser = root\n\tserver = /nonexistent\n}\n");
+        assert_eq!(
+            errors(&t),
+            ["t.conf:8:11: error: service x: server /nonexistent is not an executable file"]
+        );
+    }
+
+    #[test]
+    fn same_port_twice_is_refused_with_both_places() {
+        let svc = |id: &str, bind: &str| {
+            format!("service echo\n{{\n\tid = {id}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 5\n{bind}}}\n")
+        };
+        let t = table(&format!(
+            "{}{}",
+            svc("a", ""),
+            svc("b", "\tbind = 127.0.0.1\n")
+        ));
+        assert_eq!(t.services.len(), 1);
+        assert!(
+            errors(&t)[0].contains("port 5/tcp is already used by service a (at t.conf:1:1)"),
+            "{:?}",
+            errors(&t)
+        );
+        // Different addresses on the same port are fine.
+        let t = table(&format!(
+            "{}{}",
+            svc("a", "\tbind = 127.0.0.2\n"),
+            svc("b", "\tbind = 127.0.0.1\n")
+        ));
+        assert_eq!(t.services.len(), 2, "{:?}", errors(&t));
+    }
+
+    #[test]
+    fn access_restrictions_not_yet_supported_refuse_the_service() {
+        let t = table("service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n\tonly_from = 127.0.0.1\n}\n");
+        assert!(t.services.is_empty());
+        assert!(
+            errors(&t)[0].contains("only_from is not supported"),
+            "{:?}",
+            errors(&t)
+        );
+    }
+}
