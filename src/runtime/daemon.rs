@@ -614,6 +614,9 @@ impl Daemon {
                 Err(_) => None,
             }
         } else {
+            if !readable_now(sock) {
+                return; // spurious wake-up: no connection is waiting
+            }
             None
         };
         if let Some(reason) = self.admit(def, true) {
