@@ -22,10 +22,12 @@ fn find_in(dirs: &[&str], name: &str) -> Option<PathBuf> {
 }
 
 /// in.tftpd: unpacked by `.ci/run` under target/debs (installing the package would start a
-/// system service), or installed.
+/// system service), or installed. It must also run: the unpacked binary needs libwrap0.
 fn in_tftpd() -> Option<PathBuf> {
     let unpacked = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debs/tftpd-hpa/usr/sbin");
-    find_in(&[unpacked.to_str()?, "/usr/sbin"], "in.tftpd")
+    let p = find_in(&[unpacked.to_str()?, "/usr/sbin"], "in.tftpd")?;
+    let (code, _, _) = run_bounded(Command::new(&p).arg("-V"), Duration::from_secs(10));
+    (code == 0).then_some(p)
 }
 
 /// The git daemon of the Debian `git` package (or of whichever git is on PATH).
@@ -51,7 +53,10 @@ fn payload() -> Vec<u8> {
 fn tftp_client_fetches_a_file_from_in_tftpd_as_a_wait_yes_dgram_service() {
     // in.tftpd always switches to user nobody, which only root can do.
     crate::require_root!();
-    let server = require_program!(in_tftpd(), "in.tftpd (package tftpd-hpa)");
+    let server = require_program!(
+        in_tftpd(),
+        "a working in.tftpd (package tftpd-hpa, and libwrap0)"
+    );
     let client = require_program!(
         find_in(&["/usr/bin", "/bin"], "tftp"),
         "tftp (package tftp-hpa)"
