@@ -507,7 +507,7 @@ fn exec_plan(
 }
 
 fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credentials, PlanError> {
-    use nix::unistd::{Gid, Group, Uid, User};
+    use nix::unistd::{Group, Uid, User};
     let pw = match user.parse::<u32>() {
         Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten(),
         Err(_) => match User::from_name(user).ok().flatten() {
@@ -515,13 +515,13 @@ fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credential
             None => return Err((Some(span.clone()), format!("unknown user {user}"))),
         },
     };
-    let (uid, mut gid, name) = match &pw {
-        Some(pw) => (pw.uid.as_raw(), pw.gid.as_raw(), Some(pw.name.clone())),
+    let (uid, mut gid) = match &pw {
+        Some(pw) => (pw.uid.as_raw(), pw.gid.as_raw()),
         // A numeric uid without a passwd entry: its gid is the same number (xinetd does this
         // for every numeric user).
         None => {
             let n: u32 = user.parse().unwrap_or(0);
-            (n, n, None)
+            (n, n)
         }
     };
     if let Some(g) = &decl.group {
@@ -533,11 +533,13 @@ fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credential
             },
         };
     }
-    let groups = match (decl.groups, &name) {
-        (Some(true), Some(name)) => {
-            let cname = CString::new(name.as_str())
+    // The user's own groups, as `initgroups(user, primary gid)` gives them: a `group` override
+    // changes the gid only, not the supplementary list (xinetd, reference R4).
+    let groups = match (decl.groups, &pw) {
+        (Some(true), Some(pw)) => {
+            let cname = CString::new(pw.name.as_str())
                 .map_err(|_| (Some(span.clone()), "bad user name".to_string()))?;
-            nix::unistd::getgrouplist(&cname, Gid::from_raw(gid))
+            nix::unistd::getgrouplist(&cname, pw.gid)
                 .map(|v| v.into_iter().map(|g| g.as_raw()).collect())
                 .unwrap_or_default()
         }

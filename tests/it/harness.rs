@@ -94,8 +94,21 @@ impl Daemon {
         p
     }
 
-    pub fn launch(mut self, extra: &[&str]) -> Daemon {
-        let mut cmd = Command::new(BIN);
+    pub fn launch(self, extra: &[&str]) -> Daemon {
+        self.launch_wrapped(&[], extra)
+    }
+
+    /// Starts superd through `wrapper` (a program that ends by exec'ing its arguments, such as
+    /// `setpriv ... --` or `sh -c 'umask 0; exec "$0" "$@"'`), so the PID is still superd's.
+    pub fn launch_wrapped(mut self, wrapper: &[&str], extra: &[&str]) -> Daemon {
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.arg("-dontfork")
             .arg("-f")
             .arg(&self.conf)
@@ -426,3 +439,58 @@ pub fn ext_service(id: &str, port: u16, server: &Path, extra: &str) -> String {
 }
 
 pub const LOG_DEFAULTS: &str = "defaults\n{\n\tlog_type = FILE {dir}/svc.log\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST ATTEMPT\n}\n";
+
+/// Runs a command to completion (bounded: killed by PID after `limit`), returning (code,
+/// stdout, stderr). Output is read by threads so a chatty program cannot block on a full pipe.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {cmd:?}: {e}"));
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let code = wait_bounded(&mut child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        -999
+    });
+    (code, out_t.join().unwrap(), err_t.join().unwrap())
+}
+
+/// Whether the suite runs in CI (where every package the tests use must be installed).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Skips a test whose program is missing outside CI; fails it in CI, where `.ci/run` installs
+/// everything.
+#[macro_export]
+macro_rules! require_program {
+    ($found:expr, $what:expr) => {
+        match $found {
+            Some(p) => p,
+            None => {
+                if $crate::harness::in_ci() {
+                    panic!(
+                        "{} is missing: .ci/run should have installed it (CI is set)",
+                        $what
+                    );
+                }
+                eprintln!("SKIPPED: {} is not installed", $what);
+                return;
+            }
+        }
+    };
+}

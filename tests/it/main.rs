@@ -4,5 +4,8 @@
 mod harness;
 
 mod cli;
+mod config;
 mod external;
 mod internal;
+mod packages;
+mod privileges;
