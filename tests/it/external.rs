@@ -88,7 +88,7 @@ fn environment_follows_env_and_passenv() {
     assert_eq!(
         env,
         [
-            format!("ONLY=this"),
+            "ONLY=this".to_string(),
             "OTHER=x=y".into(),
             format!("PATH={path}"),
             "REMOTE_HOST=127.0.0.1".into()
