@@ -167,9 +167,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
-    }
+    rows[0] = (0..=b.len()).collect();
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
@@ -277,8 +275,11 @@ fn one_of<T>(table: &[(&str, T)]) -> String {
     }
 }
 
+/// Keyword -> setter of one flag in a flag set.
+type FlagTable<T> = &'static [(&'static str, fn(&mut T))];
+
 /// Every value of `a` looked up in `table`, each entry a setter on `T`.
-fn flag_set<T: Default>(a: &Args, table: &[(&str, fn(&mut T))]) -> Result<T, Diagnostic> {
+fn flag_set<T: Default>(a: &Args, table: FlagTable<T>) -> Result<T, Diagnostic> {
     let mut set = T::default();
     for i in 0..a.values.len() {
         a.keyword(i, table)?(&mut set);
@@ -293,7 +294,7 @@ fn id(d: &mut Draft, a: &mut Args) -> R {
     Ok(())
 }
 
-const TYPES: &[(&str, fn(&mut TypeFlags))] = &[
+const TYPES: FlagTable<TypeFlags> = &[
     ("RPC", |t| t.rpc = true),
     ("INTERNAL", |t| t.internal = true),
     ("UNLISTED", |t| t.unlisted = true),
@@ -306,7 +307,7 @@ fn service_type(d: &mut Draft, a: &mut Args) -> R {
     Ok(())
 }
 
-const FLAGS: &[(&str, fn(&mut Flags))] = &[
+const FLAGS: FlagTable<Flags> = &[
     ("REUSE", |f| f.reuse = true),
     ("INTERCEPT", |f| f.intercept = true),
     ("NORETRY", |f| f.noretry = true),
@@ -673,7 +674,7 @@ fn no_access(a: &mut Args) -> Result<ListValue, Diagnostic> {
     addresses(a).map(ListValue::NoAccess)
 }
 
-const SUCCESS: &[(&str, fn(&mut SuccessFlags))] = &[
+const SUCCESS: FlagTable<SuccessFlags> = &[
     ("PID", |f| f.pid = true),
     ("HOST", |f| f.host = true),
     ("USERID", |f| f.userid = true),
@@ -686,7 +687,7 @@ fn log_on_success(a: &mut Args) -> Result<ListValue, Diagnostic> {
     flag_set(a, SUCCESS).map(ListValue::LogOnSuccess)
 }
 
-const FAILURE: &[(&str, fn(&mut FailureFlags))] = &[
+const FAILURE: FlagTable<FailureFlags> = &[
     ("HOST", |f| f.host = true),
     ("USERID", |f| f.userid = true),
     ("ATTEMPT", |f| f.attempt = true),
