@@ -195,6 +195,7 @@ enum Action {
     Logprocs,
     Cc,
     InetdCompat,
+    InetdIpv6,
     Check,
     DumpFile,
     ServicesFile,
@@ -279,6 +280,15 @@ const SECTIONS: &[Section] = &[
                 default: None,
                 help: "Also read /etc/inetd.conf, after the xinetd configuration. Not implemented \
                  yet (issue 4): accepted, and a notice is logged.",
+            },
+            Spec {
+                names: &["-inetd_ipv6", "--inetd-ipv6"],
+                arity: Flag,
+                action: A::InetdIpv6,
+                default: None,
+                help:
+                    "Debian's xinetd: bind inetd.conf services to IPv6 too. Debian's init script \
+                 passes it by default. Accepted, with a notice, until inetd.conf is read (issue 4).",
             },
         ],
     },
@@ -495,6 +505,10 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
                     ),
                 );
             }
+            A::InetdIpv6 => notice(
+                &mut opts,
+                format!("option '{option}' is accepted but has no effect until inetd.conf support (issue 4)"),
+            ),
             A::Syslog => {
                 if let Some(first) = &filelog_option {
                     return Err(conflict(first, option));
