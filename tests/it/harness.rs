@@ -426,3 +426,80 @@ pub fn ext_service(id: &str, port: u16, server: &Path, extra: &str) -> String {
 }
 
 pub const LOG_DEFAULTS: &str = "defaults\n{\n\tlog_type = FILE {dir}/svc.log\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST ATTEMPT\n}\n";
+
+/// Whether process `pid` exists and has not exited (a zombie counts as gone).
+pub fn pid_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded) until process `pid` is gone; true if it went.
+pub fn wait_pid_gone(pid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while pid_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// A process the test caused to exist but did not spawn itself (a daemon that went into the
+/// background, a server left running): on drop, if still alive, its process group (it leads
+/// one: servers and the background daemon call `setsid`) and then the PID get SIGKILL.
+pub struct PidGuard(pub i32);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if pid_alive(self.0) {
+            let _ = Command::new("kill")
+                .args(["-9", "--", &format!("-{}", self.0)])
+                .stderr(Stdio::null())
+                .status();
+            unsafe_kill(self.0, libc_sig::SIGKILL);
+            wait_pid_gone(self.0, Duration::from_secs(5));
+        }
+    }
+}
+
+/// The inode of the socket listening on 127.0.0.1:`port` over TCP, from /proc/net/tcp.
+pub fn tcp_listen_inode(port: u16) -> Option<u64> {
+    let want = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && f[1] == want && f[3] == "0A")
+            .then(|| f[9].parse().ok())
+            .flatten()
+    })
+}
+
+/// Reads one line from a stream (bounded by its read timeout).
+pub fn read_line(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while let Ok(1) = s.read(&mut b) {
+        out.push(b[0]);
+        if b[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a TCP connection to 127.0.0.1:`port` is refused.
+pub fn refused(port: u16) -> bool {
+    match TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(5),
+    ) {
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+    }
+}

@@ -6,3 +6,5 @@ mod harness;
 mod cli;
 mod external;
 mod internal;
+mod lifecycle;
+mod reload;
