@@ -6,22 +6,37 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_superd");
 
-/// Ports below the kernel's ephemeral range, spread by test process so parallel runs of the
-/// suite do not collide; each candidate is checked free for TCP and UDP.
+/// Ports below the kernel's ephemeral range, each checked free for TCP and UDP. Candidates are
+/// drawn at random (seeded by pid and clock) and never handed out twice in one process: other
+/// test runs and benchmarks share loopback, and two processes walking the same sequence would
+/// race for the same port between this check and the daemon's bind.
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20000 + (std::process::id() % 40) as u16 * 250;
+    use std::sync::Mutex;
+    // (xorshift64 state, ports handed out so far)
+    static STATE: Mutex<(u64, Vec<u16>)> = Mutex::new((0, Vec::new()));
+    let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if st.0 == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        st.0 = ((u64::from(std::process::id()) << 32) ^ nanos) | 1;
+    }
     loop {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let port = base + (n % 10000);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+        let mut x = st.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        st.0 = x;
+        let port = 20000 + (x % 12000) as u16;
+        if !st.1.contains(&port)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
             && UdpSocket::bind(("127.0.0.1", port)).is_ok()
         {
+            st.1.push(port);
             return port;
         }
     }

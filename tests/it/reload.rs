@@ -178,7 +178,14 @@ fn reload_changing_server_args_serves_a_connection_queued_before_the_hup() {
     let d = Daemon::start(&conf("v1"));
     // The first client keeps the first server busy (it waits for us to send or close).
     let mut first = connect("127.0.0.1", port);
-    assert_eq!(read_line(&mut first), "v1\n");
+    let greeting = read_line(&mut first);
+    assert_eq!(
+        greeting,
+        "v1\n",
+        "{}\n{}",
+        d.daemon_log(),
+        d.read("svc.log")
+    );
     // The second one is queued in the backlog, unaccepted.
     let mut queued = connect("127.0.0.1", port);
     rewrite(&d, &conf("v2"));
