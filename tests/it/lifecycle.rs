@@ -238,6 +238,11 @@ fn background_mode_launcher_exits_0_and_the_daemon_keeps_serving() {
     );
     assert!(pid_alive(pid));
     assert_eq!(tcp_exchange(port, b"bg\n"), b"bg\n");
+    // Not in the foreground, SIGINT is ignored (as xinetd without -d).
+    unsafe_kill(pid, libc_sig::SIGINT);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(pid_alive(pid), "SIGINT stopped a background daemon");
+    assert_eq!(tcp_exchange(port, b"still\n"), b"still\n");
     unsafe_kill(pid, libc_sig::SIGTERM);
     assert!(
         wait_pid_gone(pid, Duration::from_secs(10)),

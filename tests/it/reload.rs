@@ -214,15 +214,30 @@ fn connection_held_across_reload_to_an_unchanged_service_keeps_working() {
 #[test]
 fn reload_moving_a_service_to_another_port_closes_the_old_and_opens_the_new() {
     let (old, new) = (free_port(), free_port());
-    let d = Daemon::start(&format!("{LOG_DEFAULTS}{}", echo_words("mv", old, "here")));
-    assert_eq!(tcp_exchange(old, b""), b"here\n");
-    rewrite(
-        &d,
-        &format!("{LOG_DEFAULTS}{}", echo_words("mv", new, "here")),
+    let dir = tempfile::tempdir().unwrap();
+    let sleeper = script(dir.path(), "sleeper", "echo up\nsleep 30\necho late");
+    let d = Daemon::start(&format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service("mv", old, &sleeper, "")
+    ));
+    let mut held = connect("127.0.0.1", old);
+    assert_eq!(read_line(&mut held), "up\n");
+    let log = d.wait_file("svc.log", "START: mv pid=", Duration::from_secs(5));
+    let server = start_pid(&log, "mv");
+    let _guard = PidGuard(server);
+    d.write(
+        "superd.conf",
+        &format!("{LOG_DEFAULTS}{}", ext_service("mv", new, &sleeper, "")),
     );
     d.reload();
     assert!(refused(old), "the old port still accepts");
-    assert_eq!(tcp_exchange(new, b""), b"here\n");
+    // The server of the old socket is stopped with it.
+    assert!(wait_pid_gone(server, Duration::from_secs(5)));
+    let mut rest = Vec::new();
+    let eof = std::io::Read::read_to_end(&mut held, &mut rest);
+    assert!(eof.is_ok(), "the connection is still held open: {eof:?}");
+    let mut c = connect("127.0.0.1", new);
+    assert_eq!(read_line(&mut c), "up\n");
 }
 
 #[test]
