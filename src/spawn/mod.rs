@@ -362,9 +362,15 @@ pub fn reap() -> Vec<(Pid, Exit)> {
     out
 }
 
-/// Sends `sig` to a server; errors (already gone) are ignored.
+/// Sends `sig` to a server and to its process group, so that what a server script started
+/// (a shell's `sleep`, a pipeline) stops with it and no longer holds the client's connection.
+/// The child's `setsid` makes its pid its group id; before that, the group does not exist yet
+/// (the kernel never hands out a pid still in use as a group id) and only the pid is signalled.
+/// Errors (already gone) are ignored.
 pub fn signal(pid: Pid, sig: Signal) {
-    let _ = nix::sys::signal::kill(pid, sig);
+    if nix::sys::signal::killpg(pid, sig).is_err() {
+        let _ = nix::sys::signal::kill(pid, sig);
+    }
 }
 
 /// Marks every descriptor from 3 up close-on-exec. Called once at start-up so that descriptors

@@ -6,22 +6,37 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_superd");
 
-/// Ports below the kernel's ephemeral range, spread by test process so parallel runs of the
-/// suite do not collide; each candidate is checked free for TCP and UDP.
+/// Ports below the kernel's ephemeral range, each checked free for TCP and UDP. Candidates are
+/// drawn at random (seeded by pid and clock) and never handed out twice in one process: other
+/// test runs and benchmarks share loopback, and two processes walking the same sequence would
+/// race for the same port between this check and the daemon's bind.
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20000 + (std::process::id() % 40) as u16 * 250;
+    use std::sync::Mutex;
+    // (xorshift64 state, ports handed out so far)
+    static STATE: Mutex<(u64, Vec<u16>)> = Mutex::new((0, Vec::new()));
+    let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if st.0 == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        st.0 = ((u64::from(std::process::id()) << 32) ^ nanos) | 1;
+    }
     loop {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let port = base + (n % 10000);
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+        let mut x = st.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        st.0 = x;
+        let port = 20000 + (x % 12000) as u16;
+        if !st.1.contains(&port)
+            && TcpListener::bind(("127.0.0.1", port)).is_ok()
             && UdpSocket::bind(("127.0.0.1", port)).is_ok()
         {
+            st.1.push(port);
             return port;
         }
     }
@@ -493,4 +508,81 @@ macro_rules! require_program {
             }
         }
     };
+}
+
+/// Whether process `pid` exists and has not exited (a zombie counts as gone).
+pub fn pid_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded) until process `pid` is gone; true if it went.
+pub fn wait_pid_gone(pid: i32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while pid_alive(pid) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// A process the test caused to exist but did not spawn itself (a daemon that went into the
+/// background, a server left running): on drop, if still alive, its process group (it leads
+/// one: servers and the background daemon call `setsid`) and then the PID get SIGKILL.
+pub struct PidGuard(pub i32);
+
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        if pid_alive(self.0) {
+            let _ = Command::new("kill")
+                .args(["-9", "--", &format!("-{}", self.0)])
+                .stderr(Stdio::null())
+                .status();
+            unsafe_kill(self.0, libc_sig::SIGKILL);
+            wait_pid_gone(self.0, Duration::from_secs(5));
+        }
+    }
+}
+
+/// The inode of the socket listening on 127.0.0.1:`port` over TCP, from /proc/net/tcp.
+pub fn tcp_listen_inode(port: u16) -> Option<u64> {
+    let want = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && f[1] == want && f[3] == "0A")
+            .then(|| f[9].parse().ok())
+            .flatten()
+    })
+}
+
+/// Reads one line from a stream (bounded by its read timeout).
+pub fn read_line(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while let Ok(1) = s.read(&mut b) {
+        out.push(b[0]);
+        if b[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a TCP connection to 127.0.0.1:`port` is refused.
+pub fn refused(port: u16) -> bool {
+    match TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(5),
+    ) {
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+    }
 }

@@ -7,5 +7,7 @@ mod cli;
 mod config;
 mod external;
 mod internal;
+mod lifecycle;
 mod packages;
 mod privileges;
+mod reload;
