@@ -261,7 +261,7 @@ pub fn xinetd(
         return Err(format!("xinetd binary {} not found", bin.display()));
     }
     ensure_libs(work, root, &mut steps)?;
-    // `xinetd -version` prints its version and exits non-zero; only the text matters.
+    // `xinetd -version` prints e.g. "2.3.15.3 libwrap loadavg" and may exit non-zero.
     let log = work.join("xinetd-version.out");
     let _ = run_logged(
         Command::new(&bin).arg("-version"),
@@ -269,17 +269,19 @@ pub fn xinetd(
         Duration::from_secs(5),
     );
     let text = fs::read_to_string(&log).unwrap_or_default();
-    let version = text
-        .lines()
-        .find(|l| l.contains("Version"))
-        .map(|l| l.trim().to_string())
-        .ok_or_else(|| {
-            format!(
-                "{} -version did not print a version (missing libraries?): {}",
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty());
+    let version = match first {
+        Some(line) if !text.contains("error while loading shared libraries") => {
+            format!("xinetd {line}")
+        }
+        _ => {
+            return Err(format!(
+                "{} -version does not run: {}",
                 bin.display(),
                 text.trim()
-            )
-        })?;
+            ))
+        }
+    };
     Ok(XinetdSource {
         daemon: Daemon {
             kind: Kind::Xinetd,
