@@ -347,6 +347,7 @@ fn run() -> Result<ExitCode, String> {
         return Err("nothing to measure".into());
     }
 
+    let load_before = loadavg();
     let mut ctx = Ctx {
         opts: &opts,
         user,
@@ -396,6 +397,13 @@ fn run() -> Result<ExitCode, String> {
             ),
         ),
         ("RLIMIT_NOFILE".to_string(), nofile),
+        (
+            "Load average (1/5/15 min)".to_string(),
+            format!(
+                "{load_before} before, {} after the measurements (other work on the machine adds noise)",
+                loadavg()
+            ),
+        ),
     ];
     for kind in Kind::ALL {
         let v = daemons
@@ -583,6 +591,15 @@ fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// The first three fields of /proc/loadavg.
+fn loadavg() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// nproc, kernel, CPU model and memory, from std and /proc.
