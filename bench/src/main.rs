@@ -24,7 +24,7 @@ usage: superd-bench [options]
   --services-small N     services for the small config and spawn runs (default 10)
   --services-large N     services for the large idle-memory config (default 1000)
   --base-port P          first port of the small configs; each daemon gets its own block (default 21000)
-  --large-base P         first port of the large config (default 30000)
+  --large-base P         first port of the large config (default 31000)
   --superd PATH          use this superd binary instead of building one
   --superd-src DIR       superd repository to build with cargo --release (default: bench/..)
   --no-superd            do not measure superd
@@ -78,7 +78,7 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         small: 10,
         large: 1000,
         base_port: 21000,
-        large_base: 30000,
+        large_base: 31000,
         superd: None,
         superd_src: bench.join(".."),
         no_superd: false,
