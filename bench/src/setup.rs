@@ -1,0 +1,411 @@
+//! Getting the programs to measure: the tiny server (gcc), the `ceiling` binary and superd
+//! (cargo, release), and xinetd (PATH, or `apt-get download` + `dpkg -x` into a cache dir).
+//!
+//! Each step returns either a ready `Daemon`/path or a one-paragraph reason, which the report
+//! prints; nothing here starts a service or writes outside the bench's work directory, except
+//! `apt-get install libwrap0 libtirpc3` when xinetd needs them and we are root.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::daemon::{tail, Daemon, Kind};
+
+/// Runs `cmd` with stdout+stderr to `log`, killing it after `timeout`. On failure the error
+/// holds the command and the tail of its output.
+pub fn run_logged(cmd: &mut Command, log: &Path, timeout: Duration) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let out = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let t0 = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if t0.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{shown} did not finish in {} s (killed); log: {}",
+                    timeout.as_secs(),
+                    log.display()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("waiting for {shown}: {e}")),
+        }
+    };
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown} failed ({status}); last lines of {}:\n      {}",
+            log.display(),
+            tail(log, 12).join("\n      ")
+        ))
+    }
+}
+
+/// Runs a short command and returns its trimmed stdout+stderr, or the error.
+pub fn capture(cmd: &mut Command, work: &Path, name: &str) -> Result<String, String> {
+    let log = work.join(format!("{name}.out"));
+    let r = run_logged(cmd, &log, Duration::from_secs(20));
+    let text = fs::read_to_string(&log)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    r.map(|()| text)
+}
+
+/// The cargo that is running us (cargo sets $CARGO), else `cargo` from PATH.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// How the tiny server was built, for the report.
+pub struct Tiny {
+    pub path: PathBuf,
+    pub command: String,
+    pub linkage: &'static str,
+}
+
+/// Compiles tiny.c, statically if the static libc is installed, else dynamically.
+pub fn build_tiny(src: &Path, work: &Path) -> Result<Tiny, String> {
+    let out = work.join("tiny");
+    let log = work.join("tiny-build.log");
+    let mut first_err = String::new();
+    for (flags, linkage) in [
+        (&["-O2", "-static"][..], "static"),
+        (&["-O2"][..], "dynamic"),
+    ] {
+        let mut cmd = Command::new("gcc");
+        cmd.args(flags).arg("-o").arg(&out).arg(src);
+        let command = format!(
+            "gcc {} -o {} {}",
+            flags.join(" "),
+            out.display(),
+            src.display()
+        );
+        match run_logged(&mut cmd, &log, Duration::from_secs(60)) {
+            Ok(()) => {
+                return Ok(Tiny {
+                    path: out,
+                    command,
+                    linkage,
+                })
+            }
+            Err(e) if first_err.is_empty() => first_err = e,
+            Err(_) => {}
+        }
+    }
+    Err(format!("cannot compile the tiny server: {first_err}"))
+}
+
+/// `--ceiling PATH`, else `cargo build --release --bin ceiling` of this package.
+pub fn ceiling(explicit: Option<&Path>, bench_dir: &Path, work: &Path) -> Result<Daemon, String> {
+    let bin = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let manifest = bench_dir.join("Cargo.toml");
+            run_logged(
+                Command::new(cargo())
+                    .args(["build", "--release", "--bin", "ceiling", "--manifest-path"])
+                    .arg(&manifest),
+                &work.join("ceiling-build.log"),
+                Duration::from_secs(600),
+            )?;
+            bench_dir.join("target/release/ceiling")
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("ceiling binary {} not found", bin.display()));
+    }
+    Ok(Daemon {
+        kind: Kind::Ceiling,
+        bin,
+        version: "fork/exec loop in bench/src/bin/ceiling.rs".to_string(),
+    })
+}
+
+/// `--superd PATH`, else `cargo build --release` of the superd repository at `src_dir`.
+pub fn superd(
+    explicit: Option<&Path>,
+    src_dir: &Path,
+    work: &Path,
+) -> Result<(Daemon, Option<String>), String> {
+    if let Some(bin) = explicit {
+        if !bin.is_file() {
+            return Err(format!("--superd {}: no such file", bin.display()));
+        }
+        return Ok((
+            Daemon {
+                kind: Kind::Superd,
+                bin: bin.to_path_buf(),
+                version: format!("prebuilt {}", bin.display()),
+            },
+            None,
+        ));
+    }
+    let manifest = src_dir.join("Cargo.toml");
+    let command = format!(
+        "cargo build --release --bin superd --manifest-path {}",
+        manifest.display()
+    );
+    let log = work.join("superd-build.log");
+    run_logged(
+        Command::new(cargo())
+            .args(["build", "--release", "--bin", "superd", "--manifest-path"])
+            .arg(&manifest),
+        &log,
+        Duration::from_secs(900),
+    )
+    .map_err(|e| format!("superd build failed: {}", first_errors(&log).unwrap_or(e)))?;
+    let bin = src_dir.join("target/release/superd");
+    if !bin.is_file() {
+        return Err(format!("superd built but {} is missing", bin.display()));
+    }
+    let rev = capture(
+        Command::new("git")
+            .arg("-C")
+            .arg(src_dir)
+            .args(["log", "-1", "--format=%h %s"]),
+        work,
+        "superd-rev",
+    )
+    .unwrap_or_else(|_| "unknown revision".to_string());
+    let dirty = capture(
+        Command::new("git").arg("-C").arg(src_dir).args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ]),
+        work,
+        "superd-dirty",
+    )
+    .map(|s| {
+        if s.is_empty() {
+            ""
+        } else {
+            " (+ uncommitted changes)"
+        }
+    })
+    .unwrap_or("");
+    Ok((
+        Daemon {
+            kind: Kind::Superd,
+            bin,
+            version: format!("{} @ {rev}{dirty}", src_dir.display()),
+        },
+        Some(command),
+    ))
+}
+
+/// The `error[...]` / `error:` lines of a cargo log, with the location line after each.
+fn first_errors(log: &Path) -> Option<String> {
+    let text = fs::read_to_string(log).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut picked = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with("error") {
+            picked.push(l.to_string());
+            if let Some(next) = lines
+                .get(i + 1)
+                .filter(|n| n.trim_start().starts_with("-->"))
+            {
+                picked.push(next.to_string());
+            }
+        }
+        if picked.len() >= 12 {
+            break;
+        }
+    }
+    (!picked.is_empty()).then(|| {
+        format!(
+            "cargo reported (full log: {}):\n      {}",
+            log.display(),
+            picked.join("\n      ")
+        )
+    })
+}
+
+/// xinetd and the steps it took to get it, for the report.
+pub struct XinetdSource {
+    pub daemon: Daemon,
+    pub steps: Vec<String>,
+}
+
+/// `--xinetd PATH`, else xinetd on PATH or in /usr/sbin, else the Debian package unpacked into
+/// `cache` (downloaded with `apt-get download` if no .deb is there yet). Its shared libraries
+/// (libwrap0, libtirpc3) are installed with apt-get when missing and we are root.
+pub fn xinetd(
+    explicit: Option<&Path>,
+    cache: &Path,
+    work: &Path,
+    root: bool,
+) -> Result<XinetdSource, String> {
+    let mut steps = Vec::new();
+    let bin = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match installed_xinetd() {
+            Some(p) => p,
+            None => unpacked_xinetd(cache, work, root, &mut steps)?,
+        },
+    };
+    if !bin.is_file() {
+        return Err(format!("xinetd binary {} not found", bin.display()));
+    }
+    ensure_libs(work, root, &mut steps)?;
+    // `xinetd -version` prints e.g. "2.3.15.3 libwrap loadavg" and may exit non-zero.
+    let log = work.join("xinetd-version.out");
+    let _ = run_logged(
+        Command::new(&bin).arg("-version"),
+        &log,
+        Duration::from_secs(5),
+    );
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty());
+    let version = match first {
+        Some(line) if !text.contains("error while loading shared libraries") => {
+            format!("xinetd {line}")
+        }
+        _ => {
+            return Err(format!(
+                "{} -version does not run: {}",
+                bin.display(),
+                text.trim()
+            ))
+        }
+    };
+    Ok(XinetdSource {
+        daemon: Daemon {
+            kind: Kind::Xinetd,
+            bin,
+            version,
+        },
+        steps,
+    })
+}
+
+fn installed_xinetd() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|d| d.join("xinetd"))
+        .find(|p| p.is_file())
+}
+
+fn unpacked_xinetd(
+    cache: &Path,
+    work: &Path,
+    root: bool,
+    steps: &mut Vec<String>,
+) -> Result<PathBuf, String> {
+    let bin = cache.join("root/usr/sbin/xinetd");
+    if bin.is_file() {
+        steps.push(format!("reused {} (unpacked earlier)", bin.display()));
+        return Ok(bin);
+    }
+    fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let deb = match find_deb(cache) {
+        Some(deb) => deb,
+        None => {
+            let mut download = Command::new("apt-get");
+            download.args(["download", "xinetd"]).current_dir(cache);
+            let log = work.join("xinetd-download.log");
+            if let Err(first) = run_logged(&mut download, &log, Duration::from_secs(300)) {
+                // Stale or missing package lists: only root can refresh them.
+                if !root {
+                    return Err(format!("apt-get download xinetd failed: {first}"));
+                }
+                apt_update(work)?;
+                run_logged(&mut download, &log, Duration::from_secs(300))
+                    .map_err(|e| format!("apt-get download xinetd failed: {e}"))?;
+            }
+            steps.push(format!(
+                "(cd {} && apt-get download xinetd)",
+                cache.display()
+            ));
+            find_deb(cache).ok_or("apt-get download xinetd produced no .deb")?
+        }
+    };
+    let dest = cache.join("root");
+    run_logged(
+        Command::new("dpkg").arg("-x").arg(&deb).arg(&dest),
+        &work.join("xinetd-unpack.log"),
+        Duration::from_secs(60),
+    )?;
+    steps.push(format!("dpkg -x {} {}", deb.display(), dest.display()));
+    Ok(bin)
+}
+
+fn find_deb(dir: &Path) -> Option<PathBuf> {
+    let mut debs: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("xinetd_") && n.ends_with(".deb"))
+        })
+        .collect();
+    debs.sort();
+    debs.pop()
+}
+
+const XINETD_LIBS: [&str; 2] = ["libwrap0", "libtirpc3"];
+
+fn ensure_libs(work: &Path, root: bool, steps: &mut Vec<String>) -> Result<(), String> {
+    let missing: Vec<&str> = XINETD_LIBS
+        .iter()
+        .copied()
+        .filter(|pkg| {
+            capture(
+                Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg]),
+                work,
+                "dpkg-query",
+            )
+            .map(|s| !s.contains("install ok installed"))
+            .unwrap_or(true)
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !root {
+        return Err(format!(
+            "xinetd needs {} (not installed) and installing them needs root; run `apt-get install -y {}` as root, or pass --no-xinetd",
+            missing.join(", "),
+            XINETD_LIBS.join(" ")
+        ));
+    }
+    let install = || {
+        run_logged(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(XINETD_LIBS)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            &work.join("xinetd-libs.log"),
+            Duration::from_secs(600),
+        )
+    };
+    if install().is_err() {
+        apt_update(work)?;
+        install().map_err(|e| format!("installing xinetd's libraries failed: {e}"))?;
+    }
+    steps.push(format!("apt-get install -y {}", XINETD_LIBS.join(" ")));
+    Ok(())
+}
+
+fn apt_update(work: &Path) -> Result<(), String> {
+    run_logged(
+        Command::new("apt-get").arg("update"),
+        &work.join("apt-update.log"),
+        Duration::from_secs(600),
+    )
+}
