@@ -63,8 +63,7 @@ pub(crate) struct Loader<'b> {
     files: Vec<PathBuf>,
     diagnostics: Vec<Diagnostic>,
     defaults: Option<Entry>,
-    /// Boxed: an entry is large and this vector grows while reading.
-    services: Vec<Box<Entry>>,
+    services: Vec<Entry>,
 }
 
 impl<'b> Loader<'b> {
@@ -343,7 +342,7 @@ impl<'b> Loader<'b> {
 
     fn close(&mut self, entry: Entry) {
         if entry.name.is_some() {
-            self.services.push(Box::new(entry));
+            self.services.push(entry);
         } else if self.defaults.is_none() {
             self.defaults = Some(entry);
         }
