@@ -880,7 +880,7 @@ mod tests {
     }
 
     #[test]
-    fn lookup_is_case_insensitive_and_knows_aliases() {
+    fn lookup_knows_aliases() {
         assert_eq!(
             lookup("Socket_Type").map(|(_, a)| a.name),
             Some("socket_type")

@@ -146,7 +146,8 @@ fn is_head_delimiter(bytes: &[u8], i: usize) -> bool {
 fn lex_line(text: &str) -> Vec<Token<'_>> {
     let bytes = text.as_bytes();
     let ascii = text.is_ascii();
-    let mut tokens = Vec::new();
+    // Most lines are `name = value` or `name = v1 v2 v3`: one allocation.
+    let mut tokens = Vec::with_capacity(8);
     let mut values = false;
     let mut glued = false;
     // Column bookkeeping for non-ASCII lines: characters counted up to `counted` bytes.

@@ -222,18 +222,19 @@ impl<'b> Loader<'b> {
             );
             self.error(entry.span.clone(), message);
         }
-        let label = entry.label();
         let mut open = false;
         if rest.first().is_some_and(|t| t.kind == Kind::Open) {
             open = true;
             rest = &rest[1..];
         }
-        let after = if open {
-            "'{'".to_owned()
-        } else {
-            format!("'{label}'")
-        };
-        self.stray(&mut entry, rest, &after, file, header.number);
+        if !rest.is_empty() {
+            let after = if open {
+                "'{'".to_owned()
+            } else {
+                format!("'{}'", entry.label())
+            };
+            self.stray(&mut entry, rest, &after, file, header.number);
+        }
 
         let mut pending = None;
         if !open {
@@ -243,6 +244,7 @@ impl<'b> Loader<'b> {
                 }
                 Some(line) => {
                     let first = line.tokens[0];
+                    let label = entry.label();
                     let message = format!(
                         "expected '{{' after '{label}' (on the same line or the next one), \
                          found '{}'",
@@ -258,6 +260,7 @@ impl<'b> Loader<'b> {
                     pending = Some(line);
                 }
                 None => {
+                    let label = entry.label();
                     let message =
                         format!("expected '{{' after '{label}', found the end of the file");
                     self.error(entry.span.clone(), message);
@@ -270,6 +273,7 @@ impl<'b> Loader<'b> {
 
         let ahead = loop {
             let Some(line) = pending.take().or_else(|| lines.next()) else {
+                let label = entry.label();
                 let message =
                     format!("{label} is not closed: expected '}}' before the end of the file");
                 self.error(entry.span.clone(), message);
@@ -284,7 +288,7 @@ impl<'b> Loader<'b> {
                     break None;
                 }
                 Kind::Open => {
-                    self.error(at, format!("unexpected '{{' inside {label}"));
+                    self.error(at, format!("unexpected '{{' inside {}", entry.label()));
                     entry.failed = true;
                 }
                 Kind::Op(op) => {
@@ -296,8 +300,10 @@ impl<'b> Loader<'b> {
                 }
                 Kind::Word if is_keyword_line(&line) => {
                     let message = format!(
-                        "missing '}}': {label} (line {}) is still open at '{}'",
-                        entry.span.line, first.text
+                        "missing '}}': {} (line {}) is still open at '{}'",
+                        entry.label(),
+                        entry.span.line,
+                        first.text
                     );
                     self.error(at, message);
                     entry.failed = true;
@@ -345,7 +351,10 @@ impl<'b> Loader<'b> {
     /// Parse one `name op values...` line into `entry`.
     fn attribute(&mut self, entry: &mut Entry, line: &Line, file: &Arc<str>) {
         let name_tok = line.tokens[0];
-        let name = name_tok.text.to_ascii_lowercase();
+        let name = match name_tok.text.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(name_tok.text.to_ascii_lowercase()),
+            false => Cow::Borrowed(name_tok.text),
+        };
         let at = |col: u32| span(file, line.number, col);
         let in_defaults = entry.name.is_none();
         let (op, op_tok) = match line.tokens.get(1) {
