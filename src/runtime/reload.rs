@@ -52,7 +52,7 @@ pub fn plan<'a>(running: impl IntoIterator<Item = &'a Service>, new: &ServiceTab
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::{FailureFlags, Limit, ServiceDecl, SocketType, SuccessFlags};
+    use crate::config::model::{FailureFlags, Limit, SocketType, SuccessFlags};
     use crate::internal::Builtin;
     use crate::listen::ListenSpec;
     use crate::table::Action;
@@ -75,7 +75,6 @@ mod tests {
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),
-            decl: ServiceDecl::default(),
         }
     }
 

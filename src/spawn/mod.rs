@@ -72,7 +72,7 @@ pub struct ExecPlan {
     pub path: CString,
     pub argv: Vec<CString>,
     /// The environment, without `REMOTE_HOST` (added per connection).
-    pub env: Vec<CString>,
+    pub env: std::sync::Arc<[CString]>,
     pub creds: Option<Credentials>,
     pub nice: Option<i32>,
     pub umask: Option<u32>,

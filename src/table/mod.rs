@@ -13,6 +13,7 @@ use std::ffi::CString;
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::model::{
     Config, Diagnostic, FailureFlags, Limit, LogType, RlimitValue, ServiceDecl, SocketType, Span,
@@ -31,6 +32,8 @@ pub struct System {
     pub is_root: bool,
     /// superd's environment at start-up, for `passenv`.
     pub environment: Vec<(String, String)>,
+    /// Environments already built during this load, shared between services.
+    pub env_cache: std::cell::RefCell<HashMap<Vec<CString>, Arc<[CString]>>>,
 }
 
 impl System {
@@ -56,6 +59,7 @@ impl System {
                 services,
                 is_root: nix::unistd::geteuid().is_root(),
                 environment,
+                env_cache: Default::default(),
             },
             diag,
         )
@@ -83,8 +87,6 @@ pub struct Service {
     pub log_type: Option<LogType>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
-    /// The declaration it came from (for the state dump and later stages).
-    pub decl: ServiceDecl,
 }
 
 impl Service {
@@ -356,7 +358,6 @@ fn build_one(
         log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
         log_on_success: decl.log_on_success,
         log_on_failure: decl.log_on_failure,
-        decl: decl.clone(),
     })
 }
 
@@ -450,10 +451,13 @@ fn exec_plan(
         }
     }
     env.retain(|(k, _)| k != "REMOTE_HOST");
-    let env = env
+    let env: Vec<CString> = env
         .iter()
         .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
         .collect();
+    // Services with the same environment share one copy: with the whole environment passed
+    // by default, this is most of a service's memory.
+    let env = sys.env_cache.borrow_mut().entry(env).or_insert_with_key(|e| Arc::from(e.clone())).clone();
 
     // Credentials.
     let creds = if sys.is_root {
@@ -645,6 +649,7 @@ mod tests {
                 ("PATH".into(), "/bin".into()),
                 ("HOME".into(), "/root".into()),
             ],
+            env_cache: Default::default(),
         }
     }
 
@@ -737,7 +742,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            p.env,
+            &p.env[..],
             [
                 CString::new("A=1").unwrap(),
                 CString::new("PATH=/x").unwrap()
