@@ -27,11 +27,12 @@ use socket2::Socket;
 use crate::config::model::{Level, Limit, SocketType};
 use crate::internal::{self, Builtin, StreamSession};
 use crate::listen;
+use crate::log::ServiceLog;
 use crate::runtime::logging::{FailReason, Logs};
 use crate::runtime::reload;
 use crate::runtime::Settings;
 use crate::spawn::{self, Exit, FailurePipe};
-use crate::table::{self, Action, Service, ServiceTable, System};
+use crate::table::{Action, Service, ServiceTable};
 
 const SIGNALS: Token = Token(0);
 const FAILURES: Token = Token(1);
@@ -101,40 +102,46 @@ impl SignalFlags {
 /// A configured service at run time.
 struct Svc {
     def: Rc<Service>,
+    log: ServiceLog,
     socket: Option<Rc<Socket>>,
-    /// Key in `Daemon::listeners` while the socket is registered with the poll.
-    listener: Option<usize>,
+    /// The socket is registered with the poll.
+    armed: bool,
     /// Running forked servers and in-daemon sessions.
     running: usize,
     /// Consecutive quick exits of a `wait = yes` server with input still pending.
     strikes: u32,
     pause: Duration,
-    /// Bumped whenever the socket is replaced, so stale timers are ignored.
-    generation: u64,
+    /// Unique per socket: children, sessions and timers of a replaced socket (or of a removed
+    /// service whose slot was reused) carry an older serial and are ignored.
+    serial: u64,
     /// Connections handled (for the dump).
     connections: u64,
 }
 
+/// A running forked server.
 struct Child {
-    service: String,
+    key: usize,
+    serial: u64,
     def: Rc<Service>,
+    log: ServiceLog,
     started: Instant,
     started_wall: SystemTime,
     peer: Option<SocketAddr>,
     wait_yes: bool,
 }
 
+/// A connection served inside the daemon.
 struct Session {
     socket: Socket,
     session: StreamSession,
-    service: String,
-    peer: SocketAddr,
+    key: usize,
+    serial: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    Rearm(String, u64),
-    RetryBind(String, u64),
+    Rearm(usize, u64),
+    RetryBind(usize, u64),
 }
 
 pub struct Daemon {
@@ -143,10 +150,11 @@ pub struct Daemon {
     signals: SignalFlags,
     failures: FailurePipe,
     logs: Logs,
-    services: HashMap<String, Svc>,
-    /// Service order as configured (for the dump and start-up messages).
-    order: Vec<String>,
-    listeners: Slab<String>,
+    /// Services; a service's key is also its socket's poll token (see `listener_token`).
+    services: Slab<Svc>,
+    /// id -> key in `services`.
+    ids: HashMap<String, usize>,
+    next_serial: u64,
     sessions: Slab<Session>,
     children: HashMap<i32, Child>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
@@ -194,9 +202,9 @@ impl Daemon {
             signals,
             failures,
             logs,
-            services: HashMap::new(),
-            order: Vec::new(),
-            listeners: Slab::new(),
+            services: Slab::with_capacity(table.services.len()),
+            ids: HashMap::with_capacity(table.services.len()),
+            next_serial: 0,
             sessions: Slab::new(),
             children: HashMap::new(),
             timers: BinaryHeap::new(),
@@ -209,13 +217,14 @@ impl Daemon {
         for svc in table.services {
             d.add_service(svc);
         }
+        crate::spawn::release_free_memory();
         Ok(d)
     }
 
     pub fn available(&self) -> usize {
         self.services
-            .values()
-            .filter(|s| s.socket.is_some())
+            .iter()
+            .filter(|(_, s)| s.socket.is_some())
             .count()
     }
 
@@ -223,39 +232,49 @@ impl Daemon {
         &mut self.logs
     }
 
+    fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    fn live(&self, key: usize, serial: u64) -> bool {
+        self.services.get(key).is_some_and(|s| s.serial == serial)
+    }
+
+    fn later(&mut self, delay: Duration, timer: Timer) {
+        self.timers.push(Reverse((Instant::now() + delay, timer)));
+    }
+
     // ----- services and sockets -------------------------------------------------------------
 
     fn add_service(&mut self, def: Service) {
+        let log = self.logs.service_log(&def);
+        let serial = self.serial();
         let id = def.id.clone();
-        self.order.push(id.clone());
-        self.logs.open_service(&def);
-        self.services.insert(
-            id.clone(),
-            Svc {
-                def: Rc::new(def),
-                socket: None,
-                listener: None,
-                running: 0,
-                strikes: 0,
-                pause: Duration::ZERO,
-                generation: 0,
-                connections: 0,
-            },
-        );
-        self.open_socket(&id);
+        let key = self.services.insert(Svc {
+            def: Rc::new(def),
+            log,
+            socket: None,
+            armed: false,
+            running: 0,
+            strikes: 0,
+            pause: Duration::ZERO,
+            serial,
+            connections: 0,
+        });
+        self.ids.insert(id, key);
+        self.open_socket(key);
     }
 
-    fn open_socket(&mut self, id: &str) {
-        let Some(svc) = self.services.get(id) else {
+    fn open_socket(&mut self, key: usize) {
+        let Some(svc) = self.services.get(key) else {
             return;
         };
         let spec = svc.def.listen.clone();
         let result = listen::open(&spec).or_else(|e| {
             // No IPv6 on this host: the dual-stack default falls back to IPv4.
-            if e.raw_os_error() == Some(libc::EAFNOSUPPORT)
-                && spec.addr.ip().is_unspecified()
-                && spec.addr.is_ipv6()
-            {
+            let wildcard6 = spec.addr.ip().is_unspecified() && spec.addr.is_ipv6();
+            if e.raw_os_error() == Some(libc::EAFNOSUPPORT) && wildcard6 {
                 let mut v4 = spec.clone();
                 v4.addr = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), spec.addr.port());
                 listen::open(&v4)
@@ -263,108 +282,108 @@ impl Daemon {
                 Err(e)
             }
         });
+        let id = svc.def.id.clone();
+        let proto = svc.def.protocol();
         match result {
             Ok(sock) => {
-                let sock = Rc::new(sock);
-                if let Some(svc) = self.services.get_mut(id) {
-                    svc.socket = Some(sock);
+                if let Some(svc) = self.services.get_mut(key) {
+                    svc.socket = Some(Rc::new(sock));
                 }
-                self.arm(id);
-                self.logs.debug(&format!(
-                    "service {id}: listening on {} {}",
-                    spec.addr,
-                    svc_proto(&spec.socket_type)
-                ));
+                self.arm(key);
+                self.logs
+                    .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
             }
             Err(e) => {
                 self.logs.daemon(
                     Level::Err,
                     &format!(
-                        "service {id}: cannot bind {} {}: {e}; retrying every {} s",
+                        "service {id}: cannot bind {} {proto}: {e}; retrying every {} s",
                         spec.addr,
-                        svc_proto(&spec.socket_type),
                         BIND_RETRY.as_secs()
                     ),
                 );
-                let gen = self.services.get(id).map_or(0, |s| s.generation);
-                self.timers.push(Reverse((
-                    Instant::now() + BIND_RETRY,
-                    Timer::RetryBind(id.to_string(), gen),
-                )));
+                let serial = self.services[key].serial;
+                self.later(BIND_RETRY, Timer::RetryBind(key, serial));
             }
         }
     }
 
     /// Starts watching a service's socket.
-    fn arm(&mut self, id: &str) {
-        let Some(svc) = self.services.get_mut(id) else {
+    fn arm(&mut self, key: usize) {
+        let Some(svc) = self.services.get_mut(key) else {
             return;
         };
-        if svc.listener.is_some() {
+        let Some(sock) = &svc.socket else { return };
+        if svc.armed {
             return;
         }
-        let Some(sock) = &svc.socket else { return };
-        let key = self.listeners.insert(id.to_string());
         let fd = sock.as_raw_fd();
-        if let Err(e) = self.poll.registry().register(
+        match self.poll.registry().register(
             &mut SourceFd(&fd),
             listener_token(key),
             Interest::READABLE,
         ) {
-            self.listeners.remove(key);
-            self.logs.daemon(
-                Level::Err,
-                &format!("service {id}: cannot watch its socket: {e}"),
-            );
-            return;
+            Ok(()) => svc.armed = true,
+            Err(e) => {
+                let msg = format!("service {}: cannot watch its socket: {e}", svc.def.id);
+                self.logs.daemon(Level::Err, &msg);
+            }
         }
-        svc.listener = Some(key);
     }
 
     /// Stops watching a service's socket (it stays open).
-    fn disarm(&mut self, id: &str) {
-        let Some(svc) = self.services.get_mut(id) else {
+    fn disarm(&mut self, key: usize) {
+        let Some(svc) = self.services.get_mut(key) else {
             return;
         };
-        if let Some(key) = svc.listener.take() {
-            self.listeners.remove(key);
-            if let Some(sock) = &svc.socket {
-                let _ = self
-                    .poll
-                    .registry()
-                    .deregister(&mut SourceFd(&sock.as_raw_fd()));
-            }
+        if let (true, Some(sock)) = (svc.armed, &svc.socket) {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&sock.as_raw_fd()));
         }
+        svc.armed = false;
     }
 
-    /// Closes a service's socket and stops its servers and sessions.
-    fn close_service(&mut self, id: &str, kill: bool) {
-        self.disarm(id);
-        if let Some(svc) = self.services.get_mut(id) {
-            svc.socket = None;
-            svc.generation += 1;
-        }
+    /// Stops watching a service for `delay` (a limit was hit, or a respawn loop).
+    fn pause(&mut self, key: usize, delay: Duration) {
+        self.disarm(key);
+        let serial = self.services[key].serial;
+        self.later(delay, Timer::Rearm(key, serial));
+    }
+
+    /// Closes a service's socket and, with `kill`, stops its servers and sessions.
+    fn close_service(&mut self, key: usize, kill: bool) {
+        self.disarm(key);
+        let new_serial = self.serial();
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
+        let old = svc.serial;
+        svc.socket = None;
+        svc.serial = new_serial;
+        svc.running = 0;
+        svc.strikes = 0;
         if kill {
+            let id = svc.def.id.clone();
             let pids: Vec<i32> = self
                 .children
                 .iter()
-                .filter(|(_, c)| c.service == id)
+                .filter(|(_, c)| c.key == key && c.serial == old)
                 .map(|(p, _)| *p)
                 .collect();
             for pid in pids {
-                self.logs.daemon(
-                    Level::Warning,
-                    &format!("service {id}: sending signal 9 to drop server {pid}"),
-                );
+                let msg = format!("service {id}: sending signal 9 to drop server {pid}");
+                self.logs.daemon(Level::Warning, &msg);
                 spawn::signal(Pid::from_raw(pid), Signal::SIGKILL);
             }
-            let keys: Vec<usize> = self
+            let sessions: Vec<usize> = self
                 .sessions
                 .iter()
-                .filter(|(_, s)| s.service == id)
+                .filter(|(_, s)| s.key == key && s.serial == old)
                 .map(|(k, _)| k)
                 .collect();
-            for k in keys {
+            for k in sessions {
                 self.end_session(k);
             }
         }
@@ -437,7 +456,10 @@ impl Daemon {
         if self.signals.hup.swap(false, Ordering::SeqCst) {
             self.reload();
             if self.services.is_empty() && !self.settings.stayalive {
-                self.logs.daemon(Level::Err, "no services left after reconfiguration; exiting (use -stayalive to keep running)");
+                self.logs.daemon(
+                    Level::Err,
+                    "no services left after reconfiguration; exiting (use -stayalive to keep running)",
+                );
                 return Some(Stop::NoServices);
             }
         }
@@ -457,28 +479,14 @@ impl Daemon {
                 break;
             };
             match timer {
-                Timer::Rearm(id, gen) => {
-                    if self
-                        .services
-                        .get(&id)
-                        .is_some_and(|s| s.generation == gen && s.socket.is_some())
-                    {
-                        self.logs.daemon(
-                            Level::Notice,
-                            &format!("service {id}: resuming after respawn pause"),
-                        );
-                        self.arm(&id);
-                    }
+                // `arm` does nothing if the socket is closed or already watched.
+                Timer::Rearm(key, serial) if self.live(key, serial) => self.arm(key),
+                Timer::RetryBind(key, serial)
+                    if self.live(key, serial) && self.services[key].socket.is_none() =>
+                {
+                    self.open_socket(key)
                 }
-                Timer::RetryBind(id, gen) => {
-                    if self
-                        .services
-                        .get(&id)
-                        .is_some_and(|s| s.generation == gen && s.socket.is_none())
-                    {
-                        self.open_socket(&id);
-                    }
-                }
+                _ => {} // for a socket that was replaced or a service that was removed
             }
         }
     }
@@ -486,23 +494,23 @@ impl Daemon {
     // ----- connections ---------------------------------------------------------------------
 
     fn on_listener(&mut self, key: usize) {
-        let Some(id) = self.listeners.get(key).cloned() else {
+        let Some(svc) = self.services.get(key) else {
             return;
         };
-        let Some(svc) = self.services.get(&id) else {
-            return;
-        };
+        if !svc.armed {
+            return; // a stale event for a socket no longer watched
+        }
         let def = svc.def.clone();
         let Some(sock) = svc.socket.clone() else {
             return;
         };
         match (def.listen.socket_type, def.wait, &def.action) {
             (SocketType::Dgram, _, Action::Internal(b)) => {
-                if self.serve_dgram_internal(&def, &sock, *b) {
+                if self.serve_dgram_internal(key, &sock, *b) {
                     self.again.push(listener_token(key));
                 }
             }
-            (_, true, Action::Exec(_)) => self.start_wait_server(&def, &sock),
+            (_, true, Action::Exec(_)) => self.start_wait_server(key, &def, &sock),
             _ => {
                 for n in 0.. {
                     if n == ACCEPT_BATCH {
@@ -510,10 +518,10 @@ impl Daemon {
                         break;
                     }
                     match listen::accept(&sock) {
-                        Ok(Some((conn, peer))) => self.on_connection(&def, conn, peer),
+                        Ok(Some((conn, peer))) => self.on_connection(key, &def, conn, peer),
                         Ok(None) => break,
                         Err(e) => {
-                            self.on_accept_error(&id, e);
+                            self.on_accept_error(key, e);
                             break;
                         }
                     }
@@ -522,7 +530,8 @@ impl Daemon {
         }
     }
 
-    fn on_accept_error(&mut self, id: &str, e: io::Error) {
+    fn on_accept_error(&mut self, key: usize, e: io::Error) {
+        let id = &self.services[key].def.id;
         self.logs
             .daemon(Level::Err, &format!("service {id}: accept failed: {e}"));
         if matches!(
@@ -530,19 +539,14 @@ impl Daemon {
             Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
         ) {
             // Out of descriptors or memory: stop watching for a moment instead of spinning.
-            self.disarm(id);
-            let gen = self.services.get(id).map_or(0, |s| s.generation);
-            self.timers.push(Reverse((
-                Instant::now() + Duration::from_secs(1),
-                Timer::Rearm(id.to_string(), gen),
-            )));
+            self.pause(key, Duration::from_secs(1));
         }
     }
 
     /// Limits that apply before anything is started. xinetd's order: instances, then -limit.
-    fn admit(&self, def: &Service, forks: bool) -> Option<FailReason> {
-        let svc = self.services.get(&def.id)?;
-        if let Limit::Max(n) = def.instances {
+    fn admit(&self, key: usize, forks: bool) -> Option<FailReason> {
+        let svc = self.services.get(key)?;
+        if let Limit::Max(n) = svc.def.instances {
             if svc.running >= n as usize {
                 return Some(FailReason::ServiceLimit);
             }
@@ -557,53 +561,59 @@ impl Daemon {
         None
     }
 
-    fn on_connection(&mut self, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
+    fn on_connection(&mut self, key: usize, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
         let forks = matches!(def.action, Action::Exec(_));
-        if let Some(reason) = self.admit(def, forks) {
-            self.logs.fail(def, reason, Some(peer));
+        if let Some(reason) = self.admit(key, forks) {
+            self.logs
+                .fail(&self.services[key].log, def, reason, Some(peer));
             return; // dropping `conn` closes it, as xinetd does
         }
-        if let Some(svc) = self.services.get_mut(&def.id) {
-            svc.connections += 1;
-        }
+        self.services[key].connections += 1;
         match &def.action {
-            Action::Internal(b) => self.start_session(def, conn, peer, *b),
+            Action::Internal(b) => self.start_session(key, def, conn, peer, *b),
             Action::Exec(plan) => {
                 let host = peer.ip().to_string();
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
-                    Ok(pid) => self.started(def, pid, Some(peer), false),
+                    Ok(pid) => self.started(key, def, pid, Some(peer), false),
                     Err(e) => {
+                        let msg = format!("service {}: fork failed: {e}", def.id);
+                        self.logs.daemon(Level::Err, &msg);
                         self.logs
-                            .daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
-                        self.logs.fail(def, FailReason::Fork, Some(peer));
+                            .fail(&self.services[key].log, def, FailReason::Fork, Some(peer));
                     }
                 }
             }
         }
     }
 
-    fn started(&mut self, def: &Rc<Service>, pid: Pid, peer: Option<SocketAddr>, wait_yes: bool) {
-        self.logs.start(def, pid.as_raw(), peer);
+    fn started(
+        &mut self,
+        key: usize,
+        def: &Rc<Service>,
+        pid: Pid,
+        peer: Option<SocketAddr>,
+        wait_yes: bool,
+    ) {
+        let svc = &mut self.services[key];
+        self.logs.start(&svc.log, def, pid.as_raw(), peer);
+        svc.running += 1;
         self.forked += 1;
-        if let Some(svc) = self.services.get_mut(&def.id) {
-            svc.running += 1;
-        }
-        self.children.insert(
-            pid.as_raw(),
-            Child {
-                service: def.id.clone(),
-                def: def.clone(),
-                started: Instant::now(),
-                started_wall: SystemTime::now(),
-                peer,
-                wait_yes,
-            },
-        );
+        let child = Child {
+            key,
+            serial: svc.serial,
+            def: def.clone(),
+            log: svc.log.clone(),
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            peer,
+            wait_yes,
+        };
+        self.children.insert(pid.as_raw(), child);
     }
 
     /// `wait = yes`: the server gets the socket itself; superd stops watching it until the
     /// server exits.
-    fn start_wait_server(&mut self, def: &Rc<Service>, sock: &Rc<Socket>) {
+    fn start_wait_server(&mut self, key: usize, def: &Rc<Service>, sock: &Rc<Socket>) {
         let Action::Exec(plan) = &def.action else {
             return;
         };
@@ -619,39 +629,30 @@ impl Daemon {
             }
             None
         };
-        if let Some(reason) = self.admit(def, true) {
-            self.logs.fail(def, reason, peer);
-            self.disarm(&def.id);
-            let gen = self.services.get(&def.id).map_or(0, |s| s.generation);
-            self.timers.push(Reverse((
-                Instant::now() + Duration::from_secs(1),
-                Timer::Rearm(def.id.clone(), gen),
-            )));
+        if let Some(reason) = self.admit(key, true) {
+            self.logs.fail(&self.services[key].log, def, reason, peer);
+            self.pause(key, Duration::from_secs(1));
             return;
         }
-        self.disarm(&def.id);
-        if let Some(svc) = self.services.get_mut(&def.id) {
-            svc.connections += 1;
-        }
+        self.disarm(key);
+        self.services[key].connections += 1;
         let host = peer.map(|p| p.ip().to_string());
         match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
-            Ok(pid) => self.started(def, pid, peer, true),
+            Ok(pid) => self.started(key, def, pid, peer, true),
             Err(e) => {
                 self.logs
                     .daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
-                self.logs.fail(def, FailReason::Fork, peer);
-                let gen = self.services.get(&def.id).map_or(0, |s| s.generation);
-                self.timers.push(Reverse((
-                    Instant::now() + Duration::from_secs(1),
-                    Timer::Rearm(def.id.clone(), gen),
-                )));
+                self.logs
+                    .fail(&self.services[key].log, def, FailReason::Fork, peer);
+                self.pause(key, Duration::from_secs(1));
             }
         }
     }
 
     /// Answers queued datagrams; true when the batch ran out with more possibly queued.
-    fn serve_dgram_internal(&mut self, def: &Rc<Service>, sock: &Socket, b: Builtin) -> bool {
+    fn serve_dgram_internal(&mut self, key: usize, sock: &Socket, b: Builtin) -> bool {
         let now = SystemTime::now();
+        let svc = &self.services[key];
         for _ in 0..ACCEPT_BATCH {
             let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
                 Ok(Some(x)) => x,
@@ -659,13 +660,12 @@ impl Daemon {
                 Err(e) => {
                     // ICMP errors from earlier replies surface here; the socket is still fine.
                     self.logs
-                        .debug(&format!("service {}: recvfrom: {e}", def.id));
+                        .debug(&format!("service {}: recvfrom: {e}", svc.def.id));
                     continue;
                 }
             };
             let peer = from.as_socket().map(listen::unmap);
-            self.logs.start_internal(def, peer);
-            self.reply_buf.clear();
+            self.logs.start(&svc.log, &svc.def, 0, peer);
             if internal::dgram_reply(b, &self.dgram_buf[..n], now, &mut self.reply_buf) {
                 let _ = listen::send_dgram(sock, &self.reply_buf, &from);
             }
@@ -673,7 +673,14 @@ impl Daemon {
         true
     }
 
-    fn start_session(&mut self, def: &Rc<Service>, conn: Socket, peer: SocketAddr, b: Builtin) {
+    fn start_session(
+        &mut self,
+        key: usize,
+        def: &Rc<Service>,
+        conn: Socket,
+        peer: SocketAddr,
+        b: Builtin,
+    ) {
         if conn.set_nonblocking(true).is_err() {
             return;
         }
@@ -682,17 +689,18 @@ impl Daemon {
             let _ = conn.shutdown(std::net::Shutdown::Read);
         }
         let interest = session.initial_interest();
-        self.logs.start_internal(def, Some(peer));
-        let key = self.sessions.insert(Session {
+        let svc = &mut self.services[key];
+        // In-daemon services log START with pid 0 and no EXIT, as xinetd's non-forking ones.
+        self.logs.start(&svc.log, def, 0, Some(peer));
+        svc.running += 1;
+        let serial = svc.serial;
+        let k = self.sessions.insert(Session {
             socket: conn,
             session,
-            service: def.id.clone(),
-            peer,
+            key,
+            serial,
         });
-        if let Some(svc) = self.services.get_mut(&def.id) {
-            svc.running += 1;
-        }
-        self.apply_step(key, interest, true);
+        self.apply_step(k, interest, true);
     }
 
     fn on_session(&mut self, key: usize) {
@@ -726,14 +734,11 @@ impl Daemon {
             return;
         };
         let fd = s.socket.as_raw_fd();
+        let registry = self.poll.registry();
         let r = if first {
-            self.poll
-                .registry()
-                .register(&mut SourceFd(&fd), session_token(key), interest)
+            registry.register(&mut SourceFd(&fd), session_token(key), interest)
         } else {
-            self.poll
-                .registry()
-                .reregister(&mut SourceFd(&fd), session_token(key), interest)
+            registry.reregister(&mut SourceFd(&fd), session_token(key), interest)
         };
         if r.is_err() {
             self.end_session(key);
@@ -741,18 +746,22 @@ impl Daemon {
     }
 
     fn end_session(&mut self, key: usize) {
-        if let Some(s) = self.sessions.try_remove(key) {
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut SourceFd(&s.socket.as_raw_fd()));
-            if s.session.half_close_before_close() {
-                let _ = s.socket.shutdown(std::net::Shutdown::Write);
-            }
-            if let Some(svc) = self.services.get_mut(&s.service) {
-                svc.running = svc.running.saturating_sub(1);
-            }
-            let _ = s.peer;
+        let Some(s) = self.sessions.try_remove(key) else {
+            return;
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&s.socket.as_raw_fd()));
+        if s.session.half_close_before_close() {
+            let _ = s.socket.shutdown(std::net::Shutdown::Write);
+        }
+        if let Some(svc) = self
+            .services
+            .get_mut(s.key)
+            .filter(|svc| svc.serial == s.serial)
+        {
+            svc.running = svc.running.saturating_sub(1);
         }
     }
 
@@ -760,31 +769,26 @@ impl Daemon {
 
     fn read_failures(&mut self) {
         for f in self.failures.drain() {
-            match self.children.get(&f.pid) {
+            let msg = match self.children.get(&f.pid) {
                 Some(c) => {
                     let path = match &c.def.action {
                         Action::Exec(p) => p.path.clone(),
                         Action::Internal(_) => Default::default(),
                     };
-                    let msg = spawn::describe(f.step, &path, f.errno);
-                    self.logs.daemon(
-                        Level::Err,
-                        &format!(
-                            "service {}: server {} could not start: {msg}",
-                            c.service, f.pid
-                        ),
-                    );
+                    let why = spawn::describe(f.step, &path, f.errno);
+                    format!(
+                        "service {}: server {} could not start: {why}",
+                        c.def.id, f.pid
+                    )
                 }
-                None => self.logs.daemon(
-                    Level::Err,
-                    &format!(
-                        "server {} could not start: {} failed: {}",
-                        f.pid,
-                        f.step.name(),
-                        f.error()
-                    ),
+                None => format!(
+                    "server {} could not start: {} failed: {}",
+                    f.pid,
+                    f.step.name(),
+                    f.error()
                 ),
-            }
+            };
+            self.logs.daemon(Level::Err, &msg);
         }
     }
 
@@ -797,15 +801,15 @@ impl Daemon {
             };
             self.forked = self.forked.saturating_sub(1);
             let lifetime = child.started.elapsed();
-            self.logs.exit(&child.def, pid.as_raw(), exit, lifetime);
-            let current = self.services.get_mut(&child.service);
-            let Some(svc) = current else { continue };
-            if !Rc::ptr_eq(&svc.def, &child.def) && svc.def.listen != child.def.listen {
-                continue; // the service was replaced; its new socket is managed separately
+            self.logs
+                .exit(&child.log, &child.def, pid.as_raw(), exit, lifetime);
+            if !self.live(child.key, child.serial) {
+                continue; // its socket was replaced or its service removed
             }
+            let svc = &mut self.services[child.key];
             svc.running = svc.running.saturating_sub(1);
             if child.wait_yes {
-                self.after_wait_server(&child.service, lifetime);
+                self.after_wait_server(child.key, lifetime);
             }
         }
     }
@@ -813,16 +817,18 @@ impl Daemon {
     /// Re-arms a `wait = yes` service, unless its server keeps exiting without consuming its
     /// input, in which case superd pauses the service with a growing delay instead of
     /// respawning in a tight loop.
-    fn after_wait_server(&mut self, id: &str, lifetime: Duration) {
-        let Some(svc) = self.services.get_mut(id) else {
+    fn after_wait_server(&mut self, key: usize, lifetime: Duration) {
+        let Some(svc) = self.services.get_mut(key) else {
             return;
         };
         let Some(sock) = svc.socket.clone() else {
             return;
         };
-        let pending = match svc.def.listen.socket_type {
-            SocketType::Dgram => matches!(listen::peek_peer(&sock), Ok(Some(_))),
-            _ => readable_now(&sock),
+        let dgram = svc.def.listen.socket_type == SocketType::Dgram;
+        let pending = if dgram {
+            matches!(listen::peek_peer(&sock), Ok(Some(_)))
+        } else {
+            readable_now(&sock)
         };
         if lifetime < QUICK_EXIT && pending {
             svc.strikes += 1;
@@ -830,34 +836,29 @@ impl Daemon {
             svc.strikes = 0;
             svc.pause = Duration::ZERO;
         }
-        if svc.strikes >= LOOP_STRIKES {
-            svc.pause = (svc.pause * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
-            let pause = svc.pause;
-            let gen = svc.generation;
-            let strikes = svc.strikes;
-            svc.strikes = 0;
-            let mut dropped = "";
-            if svc.def.listen.socket_type == SocketType::Dgram {
-                // Drop the datagram the server keeps failing on.
-                let mut b = [0u8; 1];
-                if matches!(listen::recv_dgram(&sock, &mut b), Ok(Some(_))) {
-                    dropped = "; the datagram it did not read was discarded";
-                }
-            }
-            self.logs.daemon(
-                Level::Err,
-                &format!(
-                    "service {id}: server exited {strikes} times in a row without reading its input; respawn loop, pausing the service for {} s{dropped}",
-                    pause.as_secs()
-                ),
-            );
-            self.timers.push(Reverse((
-                Instant::now() + pause,
-                Timer::Rearm(id.to_string(), gen),
-            )));
-        } else {
-            self.arm(id);
+        if svc.strikes < LOOP_STRIKES {
+            self.arm(key);
+            return;
         }
+        svc.pause = (svc.pause * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let (pause, strikes) = (svc.pause, svc.strikes);
+        svc.strikes = 0;
+        let mut dropped = "";
+        if dgram {
+            // Drop the datagram the server keeps failing on.
+            let mut b = [0u8; 1];
+            if matches!(listen::recv_dgram(&sock, &mut b), Ok(Some(_))) {
+                dropped = "; the datagram it did not read was discarded";
+            }
+        }
+        let msg = format!(
+            "service {}: server exited {strikes} times in a row without reading its input; \
+             respawn loop, pausing the service for {} s{dropped}",
+            svc.def.id,
+            pause.as_secs()
+        );
+        self.logs.daemon(Level::Err, &msg);
+        self.pause(key, pause);
     }
 
     // ----- reload, termination, dump ---------------------------------------------------------
@@ -882,27 +883,25 @@ impl Daemon {
             };
             self.logs.daemon(level, &d.to_string());
         }
-        let old: Vec<Service> = self
-            .order
-            .iter()
-            .filter_map(|id| self.services.get(id))
-            .map(|s| (*s.def).clone())
-            .collect();
-        let plan = reload::plan(old.iter(), &table);
+        let plan = reload::plan(self.services.iter().map(|(_, s)| &*s.def), &table);
         let mut new_defs: HashMap<String, Service> = table
             .services
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect();
         self.logs.reopen();
+        let key_of = |ids: &HashMap<String, usize>, id: &str| ids.get(id).copied();
         for id in plan.removed.iter().chain(&plan.reopened) {
-            self.close_service(id, true);
+            if let Some(key) = key_of(&self.ids, id) {
+                self.close_service(key, true);
+            }
         }
         for id in &plan.removed {
-            self.services.remove(id);
-            self.order.retain(|o| o != id);
-            self.logs
-                .daemon(Level::Notice, &format!("service {id} deactivated"));
+            if let Some(key) = self.ids.remove(id) {
+                self.services.remove(key);
+                self.logs
+                    .daemon(Level::Notice, &format!("service {id} deactivated"));
+            }
         }
         for id in &plan.kept_invalid {
             self.logs.daemon(
@@ -910,21 +909,22 @@ impl Daemon {
                 &format!("service {id}: new definition is invalid; keeping the previous one"),
             );
         }
-        for id in plan.updated.iter().chain(&plan.unchanged) {
-            if let (Some(def), Some(svc)) = (new_defs.remove(id), self.services.get_mut(id)) {
-                self.logs.open_service(&def);
+        for id in plan
+            .updated
+            .iter()
+            .chain(&plan.unchanged)
+            .chain(&plan.reopened)
+        {
+            if let (Some(def), Some(key)) = (new_defs.remove(id), key_of(&self.ids, id)) {
+                let log = self.logs.service_log(&def);
+                let svc = &mut self.services[key];
                 svc.def = Rc::new(def);
+                svc.log = log;
             }
         }
         for id in &plan.reopened {
-            if let Some(def) = new_defs.remove(id) {
-                self.logs.open_service(&def);
-                if let Some(svc) = self.services.get_mut(id) {
-                    svc.def = Rc::new(def);
-                    svc.running = 0;
-                    svc.strikes = 0;
-                }
-                self.open_socket(id);
+            if let Some(key) = key_of(&self.ids, id) {
+                self.open_socket(key);
             }
         }
         for id in &plan.added {
@@ -932,15 +932,17 @@ impl Daemon {
                 self.add_service(def);
             }
         }
+        self.logs.forget_unused();
+        crate::spawn::release_free_memory();
+        let kept = plan.unchanged.len()
+            + plan.updated.len()
+            + plan.reopened.len()
+            + plan.kept_invalid.len();
         self.logs.daemon(
             Level::Notice,
             &format!(
-                "Reconfigured: new={} old={} dropped={} (services)",
+                "Reconfigured: new={} old={kept} dropped={} (services)",
                 plan.added.len(),
-                plan.unchanged.len()
-                    + plan.updated.len()
-                    + plan.reopened.len()
-                    + plan.kept_invalid.len(),
                 plan.removed.len()
             ),
         );
@@ -948,12 +950,12 @@ impl Daemon {
 
     /// SIGTERM: close every socket, ask every server to stop, wait a little, then insist.
     fn terminate(&mut self) {
-        let ids: Vec<String> = self.services.keys().cloned().collect();
-        for id in &ids {
-            self.close_service(id, false);
+        let keys: Vec<usize> = self.services.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.close_service(key, false);
         }
-        let keys: Vec<usize> = self.sessions.iter().map(|(k, _)| k).collect();
-        for k in keys {
+        let sessions: Vec<usize> = self.sessions.iter().map(|(k, _)| k).collect();
+        for k in sessions {
             self.end_session(k);
         }
         let mut pids: Vec<Pid> = self.children.keys().map(|p| Pid::from_raw(*p)).collect();
@@ -984,7 +986,7 @@ impl Daemon {
         for (pid, exit) in reaped {
             if let Some(c) = self.children.remove(&pid.as_raw()) {
                 self.logs
-                    .exit(&c.def, pid.as_raw(), exit, c.started.elapsed());
+                    .exit(&c.log, &c.def, pid.as_raw(), exit, c.started.elapsed());
             }
         }
     }
@@ -1010,10 +1012,9 @@ impl Daemon {
             started: self.started_wall,
             config_file: &self.settings.config_file,
             services: self
-                .order
+                .services
                 .iter()
-                .filter_map(|id| self.services.get(id))
-                .map(|s| ServiceView {
+                .map(|(_, s)| ServiceView {
                     def: &s.def,
                     local: s
                         .socket
@@ -1021,7 +1022,7 @@ impl Daemon {
                         .and_then(|x| x.local_addr().ok())
                         .and_then(|a| a.as_socket()),
                     active: s.socket.is_some(),
-                    armed: s.listener.is_some(),
+                    armed: s.armed,
                     running: s.running,
                     connections: s.connections,
                 })
@@ -1031,7 +1032,7 @@ impl Daemon {
                 .iter()
                 .map(|(pid, c)| ChildView {
                     pid: *pid,
-                    service: &c.service,
+                    service: &c.def.id,
                     peer: c.peer,
                     started: c.started_wall,
                 })
@@ -1039,13 +1040,6 @@ impl Daemon {
             sessions: self.sessions.len(),
             forked: self.forked,
         }
-    }
-}
-
-fn svc_proto(t: &SocketType) -> &'static str {
-    match t {
-        SocketType::Dgram => "udp",
-        _ => "tcp",
     }
 }
 
@@ -1057,6 +1051,3 @@ fn readable_now(sock: &Socket) -> bool {
     )];
     matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
 }
-
-#[allow(dead_code)]
-fn _uses(_: &table::System, _: &System) {}

@@ -5,7 +5,6 @@
 //! exit status) into `log::Event`s. Problems with a service's log (size limits, write errors)
 //! are reported once to the daemon log here.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -27,7 +26,6 @@ pub enum Own {
 pub struct Logs {
     daemon: DaemonLog,
     registry: LogRegistry,
-    services: HashMap<String, ServiceLog>,
 }
 
 impl Logs {
@@ -40,7 +38,6 @@ impl Logs {
         Ok(Logs {
             daemon,
             registry: LogRegistry::with_syslog(Syslog::with_path(syslog_socket)),
-            services: HashMap::new(),
         })
     }
 
@@ -54,25 +51,23 @@ impl Logs {
         }
     }
 
-    /// Opens (or re-uses) the log destination of a service.
-    pub fn open_service(&mut self, svc: &Service) {
+    /// The log destination of a service (shared with others writing to the same file).
+    pub fn service_log(&mut self, svc: &Service) -> ServiceLog {
         match self.registry.service_log(
             svc.log_type.as_ref(),
             svc.log_on_success,
             svc.log_on_failure,
         ) {
-            Ok(l) => {
-                self.services.insert(svc.id.clone(), l);
-            }
+            Ok(l) => l,
             Err(e) => {
                 self.daemon
                     .log(Level::Err, format!("service {}: {e}", svc.id));
-                self.services.insert(svc.id.clone(), ServiceLog::none());
+                ServiceLog::none()
             }
         }
     }
 
-    /// SIGHUP: reopen every log file (rotation) and forget unused ones.
+    /// SIGHUP: reopen every log file (rotation).
     pub fn reopen(&mut self) {
         if let Err(e) = self.daemon.reopen() {
             self.daemon.log(Level::Err, e.to_string());
@@ -82,17 +77,22 @@ impl Logs {
         }
     }
 
-    fn event(&self, id: &str, ev: &Event<'_>) {
-        if let Some(l) = self.services.get(id) {
-            if let Some(report) = l.log(ev) {
-                self.daemon.log(report.level(), report.to_string());
-            }
+    /// Closes log files no service uses any more.
+    pub fn forget_unused(&mut self) {
+        self.registry.prune();
+    }
+
+    fn event(&self, log: &ServiceLog, ev: &Event<'_>) {
+        if let Some(report) = log.log(ev) {
+            self.daemon.log(report.level(), report.to_string());
         }
     }
 
-    pub fn start(&self, svc: &Service, pid: i32, peer: Option<SocketAddr>) {
+    /// START; `pid` 0 for services answered inside superd (no EXIT follows), as xinetd logs
+    /// its non-forking internals.
+    pub fn start(&self, log: &ServiceLog, svc: &Service, pid: i32, peer: Option<SocketAddr>) {
         self.event(
-            &svc.id,
+            log,
             &Event::Start {
                 id: &svc.id,
                 pid: pid as u32,
@@ -101,38 +101,29 @@ impl Logs {
         );
     }
 
-    /// START of an in-daemon service (pid=0, no EXIT follows), as xinetd logs its non-forking
-    /// internals.
-    pub fn start_internal(&self, svc: &Service, peer: Option<SocketAddr>) {
-        self.event(
-            &svc.id,
-            &Event::Start {
-                id: &svc.id,
-                pid: 0,
-                from: peer,
-            },
-        );
-    }
-
-    pub fn exit(&self, svc: &Service, pid: i32, exit: Exit, lifetime: Duration) {
+    pub fn exit(&self, log: &ServiceLog, svc: &Service, pid: i32, exit: Exit, lifetime: Duration) {
         let how = match exit {
             Exit::Status(s) => Termination::Status(s),
             Exit::Signal(s) => Termination::Signal(s),
         };
-        self.event(
-            &svc.id,
-            &Event::Exit {
-                id: &svc.id,
-                how,
-                pid: pid as u32,
-                duration: lifetime.as_secs(),
-            },
-        );
+        let ev = Event::Exit {
+            id: &svc.id,
+            how,
+            pid: pid as u32,
+            duration: lifetime.as_secs(),
+        };
+        self.event(log, &ev);
     }
 
-    pub fn fail(&self, svc: &Service, reason: FailReason, peer: Option<SocketAddr>) {
+    pub fn fail(
+        &self,
+        log: &ServiceLog,
+        svc: &Service,
+        reason: FailReason,
+        peer: Option<SocketAddr>,
+    ) {
         self.event(
-            &svc.id,
+            log,
             &Event::Fail {
                 id: &svc.id,
                 reason,

@@ -406,6 +406,16 @@ pub fn cloexec_inherited() {
     }
 }
 
+/// Gives memory freed after a configuration load back to the system (`malloc_trim`). Parsing a
+/// large configuration leaves freed chunks between live ones that glibc would otherwise keep;
+/// a smaller daemon also makes every `fork` cheaper, which is why this lives here.
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The text xinetd-style messages use for an errno.
 pub fn describe(step: Step, path: &CStr, errno: i32) -> String {
     let err = io::Error::from_raw_os_error(errno);

@@ -457,7 +457,12 @@ fn exec_plan(
         .collect();
     // Services with the same environment share one copy: with the whole environment passed
     // by default, this is most of a service's memory.
-    let env = sys.env_cache.borrow_mut().entry(env).or_insert_with_key(|e| Arc::from(e.clone())).clone();
+    let env = sys
+        .env_cache
+        .borrow_mut()
+        .entry(env)
+        .or_insert_with_key(|e| Arc::from(e.clone()))
+        .clone();
 
     // Credentials.
     let creds = if sys.is_root {
