@@ -210,7 +210,7 @@ impl Daemon {
             timers: BinaryHeap::new(),
             forked: 0,
             started_wall: SystemTime::now(),
-            dgram_buf: vec![0; 65536],
+            dgram_buf: Vec::new(),
             reply_buf: Vec::with_capacity(2048),
             again: Vec::new(),
         };
@@ -652,6 +652,10 @@ impl Daemon {
     /// Answers queued datagrams; true when the batch ran out with more possibly queued.
     fn serve_dgram_internal(&mut self, key: usize, sock: &Socket, b: Builtin) -> bool {
         let now = SystemTime::now();
+        if self.dgram_buf.is_empty() {
+            // Allocated on the first datagram: a daemon without UDP internals never pays for it.
+            self.dgram_buf = vec![0; 65536];
+        }
         let svc = &self.services[key];
         for _ in 0..ACCEPT_BATCH {
             let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
