@@ -8,6 +8,7 @@ mod config;
 mod external;
 mod internal;
 mod lifecycle;
+mod logging;
 mod packages;
 mod privileges;
 mod reload;
