@@ -57,7 +57,7 @@ fn own_messages_go_to_syslog_with_the_facility_given_by_dash_syslog() {
     let conf_dir = tempfile::tempdir().unwrap();
     let conf = conf_dir.path().join("c.conf");
     std::fs::write(&conf, "").unwrap();
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args([
             "-dontfork",
             "-syslog",
@@ -77,6 +77,7 @@ fn own_messages_go_to_syslog_with_the_facility_given_by_dash_syslog() {
     // local5 (21 << 3 = 168) | notice (5) = 173.
     assert!(line.starts_with("<173>"), "{line}");
     unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
+    assert_eq!(wait_bounded(&mut child, Duration::from_secs(10)), Some(0));
 }
 
 #[test]
