@@ -152,8 +152,6 @@ pub struct Daemon {
     logs: Logs,
     /// Services; a service's key is also its socket's poll token (see `listener_token`).
     services: Slab<Svc>,
-    /// id -> key in `services`.
-    ids: HashMap<String, usize>,
     next_serial: u64,
     sessions: Slab<Session>,
     children: HashMap<i32, Child>,
@@ -203,7 +201,6 @@ impl Daemon {
             failures,
             logs,
             services: Slab::with_capacity(table.services.len()),
-            ids: HashMap::with_capacity(table.services.len()),
             next_serial: 0,
             sessions: Slab::new(),
             children: HashMap::new(),
@@ -250,7 +247,6 @@ impl Daemon {
     fn add_service(&mut self, def: Service) {
         let log = self.logs.service_log(&def);
         let serial = self.serial();
-        let id = def.id.clone();
         let key = self.services.insert(Svc {
             def: Rc::new(def),
             log,
@@ -262,7 +258,6 @@ impl Daemon {
             serial,
             connections: 0,
         });
-        self.ids.insert(id, key);
         self.open_socket(key);
     }
 
@@ -894,14 +889,20 @@ impl Daemon {
             .map(|s| (s.id.clone(), s))
             .collect();
         self.logs.reopen();
+        // id -> key, for this reload only (ids are unique in a table).
+        let keys: HashMap<String, usize> = self
+            .services
+            .iter()
+            .map(|(k, s)| (s.def.id.clone(), k))
+            .collect();
         let key_of = |ids: &HashMap<String, usize>, id: &str| ids.get(id).copied();
         for id in plan.removed.iter().chain(&plan.reopened) {
-            if let Some(key) = key_of(&self.ids, id) {
+            if let Some(key) = key_of(&keys, id) {
                 self.close_service(key, true);
             }
         }
         for id in &plan.removed {
-            if let Some(key) = self.ids.remove(id) {
+            if let Some(key) = key_of(&keys, id) {
                 self.services.remove(key);
                 self.logs
                     .daemon(Level::Notice, &format!("service {id} deactivated"));
@@ -919,7 +920,7 @@ impl Daemon {
             .chain(&plan.unchanged)
             .chain(&plan.reopened)
         {
-            if let (Some(def), Some(key)) = (new_defs.remove(id), key_of(&self.ids, id)) {
+            if let (Some(def), Some(key)) = (new_defs.remove(id), key_of(&keys, id)) {
                 let log = self.logs.service_log(&def);
                 let svc = &mut self.services[key];
                 svc.def = Rc::new(def);
@@ -927,7 +928,7 @@ impl Daemon {
             }
         }
         for id in &plan.reopened {
-            if let Some(key) = key_of(&self.ids, id) {
+            if let Some(key) = key_of(&keys, id) {
                 self.open_socket(key);
             }
         }
