@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod internal;
 pub mod listen;

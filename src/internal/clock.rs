@@ -1,4 +1,5 @@
-//! daytime (RFC 867) and time (RFC 868) replies: pure functions of the clock reading.
+//! daytime (RFC 867) and time (RFC 868) replies: pure functions of the clock reading (a
+//! [`LocalTime`] for daytime, Unix seconds for time; see `crate::clock`).
 //!
 //! * daytime: xinetd's "SMTP format" in local time, `DD MON YYYY HH:MM:SS TZ\r\n`, built like
 //!   `builtins.c` `daytime_protocol`: `"%02d %s %d %02d:%02d:%02d"` (day zero-padded, upper-case
@@ -12,8 +13,7 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
+use crate::clock::{self, LocalTime};
 
 /// Seconds from 1900-01-01 to 1970-01-01 (RFC 868; xinetd `TIME_OFFSET`).
 const SECONDS_1900_TO_1970: i64 = 2_208_988_800;
@@ -22,11 +22,12 @@ const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 ];
 
-/// Longest zone abbreviation copied into a daytime reply; longer ones are cut (real ones are at
-/// most 6 bytes; POSIX `TZ` strings allow more).
-pub const TZ_ABBR_MAX: usize = 32;
+/// Longest zone abbreviation in a daytime reply; [`LocalTime`] cuts longer ones (real ones are
+/// at most 6 bytes; POSIX `TZ` strings allow more).
+pub const TZ_ABBR_MAX: usize = clock::ZONE_MAX;
 
-/// Capacity of [`Daytime`]: `"-9999"`-wide date and time (22 bytes), the abbreviation, CRLF.
+/// Capacity of [`Daytime`]: the date and time (at most 30 bytes with an 11-character `i32`
+/// year; 22 for the years -9999 to 9999 that [`LocalTime`] produces), the abbreviation, CRLF.
 const DAYTIME_CAP: usize = 64;
 
 /// A daytime reply held inline.
@@ -51,31 +52,24 @@ impl std::fmt::Debug for Daytime {
     }
 }
 
-/// The daytime reply for `now` in time zone `tz` (the daemon passes `TimeZone::system()`, which
-/// honours `TZ` and /etc/localtime like glibc's `localtime`).
-pub fn daytime(now: Timestamp, tz: &TimeZone) -> Daytime {
-    let dt = tz.to_datetime(now);
-    let info = tz.to_offset_info(now);
-    let abbr = info.abbreviation().as_bytes();
+/// The daytime reply for wall-clock time `now` (the daemon passes [`LocalTime::local`], the
+/// system time zone: `TZ`, then /etc/localtime, like xinetd's `localtime`).
+pub fn daytime(now: &LocalTime) -> Daytime {
+    let abbr = now.zone().as_bytes();
     let abbr = &abbr[..abbr.len().min(TZ_ABBR_MAX)];
 
     let mut buf = [0u8; DAYTIME_CAP];
     let mut w: &mut [u8] = &mut buf;
-    // The month index is 1..=12 by jiff's contract; the fallback is unreachable.
-    let month = usize::try_from(dt.month() - 1)
-        .ok()
+    // LocalTime keeps the month in 1..=12; the fallback is unreachable.
+    let month = usize::from(now.month)
+        .checked_sub(1)
         .and_then(|m| MONTHS.get(m))
         .unwrap_or(&"???");
-    // Cannot fail: at most 22 + 1 + TZ_ABBR_MAX + 2 = 57 bytes go into 64.
+    // Cannot fail: at most 30 + 1 + TZ_ABBR_MAX + 2 = 49 bytes go into 64.
     let _ = write!(
         w,
         "{:02} {} {} {:02}:{:02}:{:02} ",
-        dt.day(),
-        month,
-        dt.year(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
+        now.day, month, now.year, now.hour, now.minute, now.second
     );
     let _ = w.write_all(abbr);
     let _ = w.write_all(b"\r\n");
@@ -87,20 +81,21 @@ pub fn daytime(now: Timestamp, tz: &TimeZone) -> Daytime {
     }
 }
 
-/// `now` as a jiff timestamp. Clock readings outside jiff's range (years beyond ±9999) become
-/// the Unix epoch: no real clock reads that.
-pub(crate) fn timestamp(now: SystemTime) -> Timestamp {
-    Timestamp::try_from(now).unwrap_or(Timestamp::UNIX_EPOCH)
+/// `now` as Unix seconds. Clock readings outside the years -9999 to 9999 become the Unix epoch:
+/// no real clock reads that.
+pub(crate) fn unix_secs(now: SystemTime) -> i64 {
+    clock::unix_secs(now).unwrap_or(0)
 }
 
 /// [`daytime`] as a `String` (allocates; for logs and tests).
-pub fn daytime_text(now: Timestamp, tz: &TimeZone) -> String {
-    String::from_utf8_lossy(daytime(now, tz).as_bytes()).into_owned()
+pub fn daytime_text(now: &LocalTime) -> String {
+    String::from_utf8_lossy(daytime(now).as_bytes()).into_owned()
 }
 
-/// The time reply for `now`: seconds since 1900 as a wrapping 32-bit big-endian number.
-pub fn time_bytes(now: Timestamp) -> [u8; 4] {
-    let since_1900 = now.as_second().wrapping_add(SECONDS_1900_TO_1970);
+/// The time reply for `unix_secs` (seconds since 1970): seconds since 1900 as a wrapping 32-bit
+/// big-endian number.
+pub fn time_bytes(unix_secs: i64) -> [u8; 4] {
+    let since_1900 = unix_secs.wrapping_add(SECONDS_1900_TO_1970);
     // Truncation to 32 bits is the protocol (RFC 868 era wraps in 2036).
     (since_1900 as u32).to_be_bytes()
 }
@@ -109,52 +104,43 @@ pub fn time_bytes(now: Timestamp) -> [u8; 4] {
 mod tests {
     use super::*;
 
-    fn ts(s: &str) -> Timestamp {
-        s.parse().unwrap()
+    /// 2026-11-27T17:10:05Z in Unix seconds (see `time_is_seconds_since_1900_big_endian`).
+    const NOW: i64 = 1_795_799_405;
+
+    fn utc(secs: i64) -> LocalTime {
+        LocalTime::utc(secs)
     }
 
     #[test]
     fn daytime_matches_xinetd_in_utc() {
-        let now = ts("2026-11-27T17:10:05Z");
-        assert_eq!(
-            daytime(now, &TimeZone::UTC).as_bytes(),
-            b"27 NOV 2026 17:10:05 UTC\r\n"
-        );
-        assert_eq!(
-            daytime_text(now, &TimeZone::UTC),
-            "27 NOV 2026 17:10:05 UTC\r\n"
-        );
+        let now = utc(NOW);
+        assert_eq!(daytime(&now).as_bytes(), b"27 NOV 2026 17:10:05 UTC\r\n");
+        assert_eq!(daytime_text(&now), "27 NOV 2026 17:10:05 UTC\r\n");
     }
 
     #[test]
     fn daytime_pads_day_and_time_fields() {
-        let now = ts("2026-01-05T03:04:09Z");
+        // 2026-01-05T03:04:09Z
         assert_eq!(
-            daytime_text(now, &TimeZone::UTC),
+            daytime_text(&utc(1_767_582_249)),
             "05 JAN 2026 03:04:09 UTC\r\n"
         );
     }
 
     #[test]
     fn daytime_uses_local_time_and_zone_abbreviation() {
-        let tz = TimeZone::posix("EST5EDT,M3.2.0,M11.1.0").unwrap();
-        // Summer: EDT, UTC-4.
-        assert_eq!(
-            daytime_text(ts("2026-07-01T00:30:00Z"), &tz),
-            "30 JUN 2026 20:30:00 EDT\r\n"
-        );
-        // Winter: EST, UTC-5.
-        assert_eq!(
-            daytime_text(ts("2026-12-31T23:59:59Z"), &tz),
-            "31 DEC 2026 18:59:59 EST\r\n"
-        );
+        // 2026-07-01T00:30:00Z in New York, summer: EDT, UTC-4.
+        let edt = LocalTime::new(2026, 6, 30, 20, 30, 0, "EDT");
+        assert_eq!(daytime_text(&edt), "30 JUN 2026 20:30:00 EDT\r\n");
+        // 2026-12-31T23:59:59Z in New York, winter: EST, UTC-5.
+        let est = LocalTime::new(2026, 12, 31, 18, 59, 59, "EST");
+        assert_eq!(daytime_text(&est), "31 DEC 2026 18:59:59 EST\r\n");
     }
 
     #[test]
     fn daytime_cuts_overlong_zone_abbreviations() {
         let long = "A".repeat(40);
-        let tz = TimeZone::posix(&format!("<{long}>0")).unwrap();
-        let text = daytime_text(ts("2026-11-27T17:10:05Z"), &tz);
+        let text = daytime_text(&utc(NOW).with_zone(&long));
         assert_eq!(
             text,
             format!("27 NOV 2026 17:10:05 {}\r\n", "A".repeat(TZ_ABBR_MAX))
@@ -166,28 +152,25 @@ mod tests {
         // 2026-11-27T17:10:05Z: 20784 days after 1970-01-01 (56 years, 14 leap days, day 330 of
         // 2026) = 1_795_737_600 s, plus 17:10:05 = 61_805 s, gives 1_795_799_405 Unix seconds;
         // plus 2_208_988_800 (1900 → 1970) = 4_004_788_205 = 0xEEB4_37ED.
-        assert_eq!(
-            time_bytes(ts("2026-11-27T17:10:05Z")),
-            [0xEE, 0xB4, 0x37, 0xED]
-        );
-        assert_eq!(
-            time_bytes(ts("1970-01-01T00:00:00Z")),
-            0x83AA_7E80u32.to_be_bytes()
-        );
+        assert_eq!(time_bytes(NOW), [0xEE, 0xB4, 0x37, 0xED]);
+        assert_eq!(time_bytes(0), 0x83AA_7E80u32.to_be_bytes());
     }
 
     #[test]
     fn system_time_converts_to_the_same_second() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_795_799_405);
-        assert_eq!(timestamp(t), ts("2026-11-27T17:10:05Z"));
+        assert_eq!(unix_secs(t), NOW);
         let before = SystemTime::UNIX_EPOCH - std::time::Duration::from_secs(1);
-        assert_eq!(time_bytes(timestamp(before)), 0x83AA_7E7Fu32.to_be_bytes());
+        assert_eq!(time_bytes(unix_secs(before)), 0x83AA_7E7Fu32.to_be_bytes());
+        // Far outside any real clock: the epoch.
+        let far = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40);
+        assert_eq!(unix_secs(far), 0);
     }
 
     #[test]
     fn time_wraps_in_2036() {
         // 2^32 - 2_208_988_800 = 2_085_978_496 Unix seconds = 2036-02-07T06:28:16Z.
-        assert_eq!(time_bytes(ts("2036-02-07T06:28:16Z")), [0, 0, 0, 0]);
-        assert_eq!(time_bytes(ts("2036-02-07T06:28:15Z")), [0xFF; 4]);
+        assert_eq!(time_bytes(2_085_978_496), [0, 0, 0, 0]);
+        assert_eq!(time_bytes(2_085_978_495), [0xFF; 4]);
     }
 }

@@ -6,12 +6,10 @@
 
 use std::time::SystemTime;
 
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
-
 use super::chargen::{Chargen, DGRAM_LEN};
-use super::clock::{daytime, time_bytes, timestamp};
+use super::clock::{daytime, time_bytes, unix_secs};
 use super::Builtin;
+use crate::clock::LocalTime;
 
 /// Largest UDP echo reply: the IPv4 UDP payload limit (65535 − 20 − 8). Longer requests (only
 /// possible over IPv6) are echoed truncated. The loop's receive buffer is the practical limit:
@@ -23,27 +21,30 @@ pub const DGRAM_ECHO_MAX: usize = 65_507;
 /// * echo: the request bytes, cut at [`DGRAM_ECHO_MAX`] (an empty request gets an empty reply);
 /// * discard: no reply;
 /// * chargen: exactly 1024 bytes, always starting at the first line (see `chargen.rs`);
-/// * daytime: the daytime text of `now` in the system time zone (`TimeZone::system()`: `TZ`,
+/// * daytime: the daytime text of `now` in the system time zone ([`LocalTime::local`]: `TZ`,
 ///   then /etc/localtime, like glibc's `localtime`);
 /// * time: the 4-byte time of `now`.
 ///
 /// The request content is ignored except by echo. Reuse `out` across calls: with enough
 /// capacity this does not allocate.
 pub fn dgram_reply(b: Builtin, request: &[u8], now: SystemTime, out: &mut Vec<u8>) -> bool {
-    let tz = if b == Builtin::Daytime {
-        TimeZone::system()
+    let secs = unix_secs(now);
+    // Only daytime needs the zone; the others get the (pure, cheap) UTC breakdown.
+    let local = if b == Builtin::Daytime {
+        LocalTime::local(now)
     } else {
-        TimeZone::UTC
+        LocalTime::utc(secs)
     };
-    dgram_reply_with_clock(b, request, timestamp(now), &tz, out)
+    dgram_reply_with_clock(b, request, secs, &local, out)
 }
 
-/// [`dgram_reply`] with an explicit clock reading and time zone.
+/// [`dgram_reply`] with an explicit clock reading: `unix_secs` for time, `local` (the same
+/// instant as wall-clock time) for daytime.
 pub fn dgram_reply_with_clock(
     b: Builtin,
     request: &[u8],
-    now: Timestamp,
-    tz: &TimeZone,
+    unix_secs: i64,
+    local: &LocalTime,
     out: &mut Vec<u8>,
 ) -> bool {
     out.clear();
@@ -60,11 +61,11 @@ pub fn dgram_reply_with_clock(
             true
         }
         Builtin::Daytime => {
-            out.extend_from_slice(daytime(now, tz).as_bytes());
+            out.extend_from_slice(daytime(local).as_bytes());
             true
         }
         Builtin::Time => {
-            out.extend_from_slice(&time_bytes(now));
+            out.extend_from_slice(&time_bytes(unix_secs));
             true
         }
     }
@@ -85,8 +86,8 @@ mod tests {
 
     /// `dgram_reply` with the clock at 2026-11-27T17:10:05Z in UTC.
     fn reply(b: Builtin, request: &[u8], out: &mut Vec<u8>) -> bool {
-        let now = "2026-11-27T17:10:05Z".parse().unwrap();
-        dgram_reply_with_clock(b, request, now, &TimeZone::UTC, out)
+        let now = 1_795_799_405;
+        dgram_reply_with_clock(b, request, now, &LocalTime::utc(now), out)
     }
 
     #[test]

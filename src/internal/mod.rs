@@ -35,7 +35,7 @@
 //!   rotation across datagrams.
 //! * daytime/time read and discard what the client already sent before closing, so the close
 //!   is a FIN rather than an RST.
-//! * The daytime time-zone abbreviation is cut at 32 bytes (glibc `%Z` prints it whole).
+//! * The daytime time-zone abbreviation is cut at 16 bytes (glibc `%Z` prints it whole).
 
 mod chargen;
 mod clock;

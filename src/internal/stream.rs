@@ -27,12 +27,10 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::SystemTime;
 
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
-
 use super::chargen::{CYCLE, CYCLE_LEN};
-use super::clock::{daytime, time_bytes, timestamp};
+use super::clock::{daytime, time_bytes, unix_secs};
 use super::Builtin;
+use crate::clock::LocalTime;
 
 /// Size of an echo session's buffer: the most superd holds for one client.
 pub const ECHO_BUF: usize = 4096;
@@ -115,17 +113,21 @@ impl std::fmt::Debug for StreamSession {
 impl StreamSession {
     /// A session for a freshly accepted connection. `now` is read only by daytime and time, whose
     /// reply is fixed here, at accept time; daytime uses the system time zone
-    /// (`TimeZone::system()`: `TZ`, then /etc/localtime, like glibc's `localtime`).
+    /// ([`LocalTime::local`]: `TZ`, then /etc/localtime, like glibc's `localtime`).
     pub fn new(builtin: Builtin, now: SystemTime) -> StreamSession {
-        if builtin == Builtin::Daytime {
-            StreamSession::with_clock(builtin, timestamp(now), &TimeZone::system())
+        let secs = unix_secs(now);
+        // Only daytime needs the zone; the others get the (pure, cheap) UTC breakdown.
+        let local = if builtin == Builtin::Daytime {
+            LocalTime::local(now)
         } else {
-            StreamSession::with_clock(builtin, timestamp(now), &TimeZone::UTC)
-        }
+            LocalTime::utc(secs)
+        };
+        StreamSession::with_clock(builtin, secs, &local)
     }
 
-    /// [`StreamSession::new`] with an explicit clock reading and time zone.
-    pub fn with_clock(builtin: Builtin, now: Timestamp, tz: &TimeZone) -> StreamSession {
+    /// [`StreamSession::new`] with an explicit clock reading: `unix_secs` for time, `local` (the
+    /// same instant as wall-clock time) for daytime.
+    pub fn with_clock(builtin: Builtin, unix_secs: i64, local: &LocalTime) -> StreamSession {
         let state = match builtin {
             Builtin::Echo => State::Echo {
                 buf: Box::new([0; ECHO_BUF]),
@@ -135,8 +137,8 @@ impl StreamSession {
             },
             Builtin::Discard => State::Discard,
             Builtin::Chargen => State::Chargen { offset: 0 },
-            Builtin::Daytime => reply(daytime(now, tz).as_bytes()),
-            Builtin::Time => reply(&time_bytes(now)),
+            Builtin::Daytime => reply(daytime(local).as_bytes()),
+            Builtin::Time => reply(&time_bytes(unix_secs)),
         };
         StreamSession { builtin, state }
     }
@@ -373,7 +375,6 @@ fn drive_reply<S: Read + Write>(sock: &mut S, bytes: &[u8], pos: &mut usize) -> 
 mod tests {
     use super::*;
     use crate::internal::chargen::{Chargen, LINE_LEN};
-    use jiff::tz::TimeZone;
     use std::net::Shutdown;
     use std::os::unix::net::UnixStream;
 
@@ -388,8 +389,8 @@ mod tests {
 
     /// A session whose clock reads 2026-11-27T17:10:05Z in UTC.
     fn session(b: Builtin) -> StreamSession {
-        let now = "2026-11-27T17:10:05Z".parse().unwrap();
-        StreamSession::with_clock(b, now, &TimeZone::UTC)
+        let now = 1_795_799_405;
+        StreamSession::with_clock(b, now, &LocalTime::utc(now))
     }
 
     fn pair() -> (UnixStream, UnixStream) {

@@ -18,7 +18,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use jiff::civil::DateTime;
+use crate::clock::LocalTime;
 
 use super::sink::{one_line, FileLog, Syslog};
 use super::time::{self, file_stamp};
@@ -67,7 +67,7 @@ impl fmt::Debug for DaemonLog {
 }
 
 /// `26/11/27@17:09:49 superd[13818]: NOTICE: message` (no newline).
-pub fn file_line(now: &DateTime, pid: u32, level: Level, msg: &str) -> String {
+pub fn file_line(now: &LocalTime, pid: u32, level: Level, msg: &str) -> String {
     format!(
         "{} superd[{pid}]: {}: {}",
         file_stamp(now),
@@ -120,7 +120,7 @@ impl DaemonLog {
     }
 
     /// Log `msg` at `level` with the given time (tests). Debug messages obey the debug flag.
-    pub fn log_at(&self, now: &DateTime, level: Level, msg: &str) {
+    pub fn log_at(&self, now: &LocalTime, level: Level, msg: &str) {
         if level == Level::Debug && !self.debug.get() {
             return;
         }
@@ -187,8 +187,8 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
 
-    fn at() -> DateTime {
-        jiff::civil::date(2026, 11, 27).at(17, 9, 49, 0)
+    fn at() -> LocalTime {
+        LocalTime::new(2026, 11, 27, 17, 9, 49, "UTC")
     }
 
     #[test]

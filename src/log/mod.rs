@@ -40,7 +40,7 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use jiff::civil::DateTime;
+use crate::clock::LocalTime;
 
 use crate::config::model::{Facility, FailureFlags, Level, LogType, SuccessFlags};
 
@@ -142,7 +142,7 @@ impl ServiceLog {
 
     /// Record `event` with the given local time.
     #[must_use = "a LogReport must be written to the daemon log"]
-    pub fn log_at(&self, now: &DateTime, event: &Event<'_>) -> Option<LogReport> {
+    pub fn log_at(&self, now: &LocalTime, event: &Event<'_>) -> Option<LogReport> {
         if !self.is_logging() {
             return None;
         }
@@ -276,8 +276,8 @@ mod tests {
     use std::net::SocketAddr;
     use std::os::unix::net::UnixDatagram;
 
-    fn now() -> DateTime {
-        jiff::civil::date(2026, 11, 27).at(17, 9, 50, 0)
+    fn now() -> LocalTime {
+        LocalTime::new(2026, 11, 27, 17, 9, 50, "UTC")
     }
 
     fn flags() -> (SuccessFlags, FailureFlags) {

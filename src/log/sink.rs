@@ -19,7 +19,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
-use jiff::civil::DateTime;
+use crate::clock::LocalTime;
 
 use super::time::{file_stamp, syslog_stamp};
 use super::Error;
@@ -136,7 +136,7 @@ impl FileLog {
     }
 
     /// Append a service entry as xinetd does: `<stamp>: <entry>\n`.
-    pub fn write_entry(&mut self, now: &DateTime, entry: &str) -> io::Result<Appended> {
+    pub fn write_entry(&mut self, now: &LocalTime, entry: &str) -> io::Result<Appended> {
         self.append_line(&format!("{}: {}", file_stamp(now), entry))
     }
 
@@ -215,7 +215,13 @@ impl Syslog {
 
     /// The datagram text: `<PRI>Mmm dd hh:mm:ss superd[pid]: msg`, PRI = facility | level.
     /// Control characters in `msg` become spaces.
-    pub fn format(facility: Facility, level: Level, now: &DateTime, pid: u32, msg: &str) -> String {
+    pub fn format(
+        facility: Facility,
+        level: Level,
+        now: &LocalTime,
+        pid: u32,
+        msg: &str,
+    ) -> String {
         format!(
             "<{}>{} {}[{}]: {}",
             facility.code() | level.code(),
@@ -227,7 +233,7 @@ impl Syslog {
     }
 
     /// Send one message without blocking. Returns whether it was handed to the socket.
-    pub fn send(&mut self, facility: Facility, level: Level, now: &DateTime, msg: &str) -> bool {
+    pub fn send(&mut self, facility: Facility, level: Level, now: &LocalTime, msg: &str) -> bool {
         let line = Syslog::format(facility, level, now, std::process::id(), msg);
         // Two attempts: the cached socket may be stale (syslogd restarted); one reconnect.
         for _ in 0..2 {
@@ -263,8 +269,8 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt as _;
 
-    fn noon() -> DateTime {
-        jiff::civil::date(2026, 11, 7).at(12, 0, 5, 0)
+    fn noon() -> LocalTime {
+        LocalTime::new(2026, 11, 7, 12, 0, 5, "UTC")
     }
 
     #[test]

@@ -864,6 +864,8 @@ impl Daemon {
 
     fn reload(&mut self) {
         self.logs.daemon(Level::Notice, "reconfiguring (SIGHUP)");
+        // Pick up a changed /etc/localtime or TZ for log stamps, daytime and the dump.
+        crate::clock::reset_zone();
         let table = match crate::runtime::load_table(&self.settings) {
             Ok((table, _system)) => table,
             Err(msg) => {

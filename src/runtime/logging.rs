@@ -133,13 +133,58 @@ impl Logs {
     }
 }
 
-/// A wall-clock time as `ctime(3)` prints it, in local time (for the state dump).
+/// A wall-clock time as `ctime(3)` prints it, in local time (for the state dump):
+/// `Fri Nov 27 17:11:58 2026` (day padded with a space, no newline). `?` for a reading outside
+/// the years -9999 to 9999.
 pub fn ctime(t: SystemTime) -> String {
-    match jiff::Timestamp::try_from(t) {
-        Ok(ts) => jiff::tz::TimeZone::system()
-            .to_datetime(ts)
-            .strftime("%a %b %e %H:%M:%S %Y")
-            .to_string(),
-        Err(_) => "?".into(),
+    if crate::clock::unix_secs(t).is_none() {
+        return "?".into();
+    }
+    ctime_of(&crate::clock::LocalTime::local(t))
+}
+
+/// [`ctime`] of a broken-down time.
+fn ctime_of(t: &crate::clock::LocalTime) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // LocalTime keeps weekday in 0..=6 and month in 1..=12; the clamps only guard the index.
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} {:04}",
+        DAYS[usize::from(t.weekday.min(6))],
+        MONTHS[usize::from(t.month.clamp(1, 12)) - 1],
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.year
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::LocalTime;
+
+    #[test]
+    fn ctime_matches_ctime3() {
+        // 2026-11-27T17:11:58Z, a Friday.
+        assert_eq!(
+            ctime_of(&LocalTime::utc(1_795_799_518)),
+            "Fri Nov 27 17:11:58 2026"
+        );
+        // The day is padded with a space.
+        assert_eq!(
+            ctime_of(&LocalTime::new(2026, 1, 5, 3, 4, 9, "CET")),
+            "Mon Jan  5 03:04:09 2026"
+        );
+    }
+
+    #[test]
+    fn ctime_of_a_far_reading_is_a_question_mark() {
+        let far = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40);
+        assert_eq!(ctime(far), "?");
+        assert_eq!(ctime(SystemTime::now()).len(), 24);
     }
 }
