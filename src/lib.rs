@@ -23,4 +23,5 @@ pub mod listen;
 pub mod log;
 pub mod runtime;
 pub mod spawn;
+pub mod suggest;
 pub mod table;
