@@ -11,3 +11,4 @@ mod lifecycle;
 mod packages;
 mod privileges;
 mod reload;
+mod xinetd_compat;
