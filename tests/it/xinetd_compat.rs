@@ -1009,3 +1009,39 @@ fn extra_words_after_the_service_name_are_ignored_on_both() {
     let p = Pair::start(&bin, &conf, 1);
     assert_eq!(answers(&same_answers(&p)), [Some("named\n")]);
 }
+
+#[test]
+fn aliases_and_special_values_are_accepted_on_both() {
+    let bin = require_xinetd!();
+    // `interface` for bind, UNLIMITED instances, FILE log limits with K suffixes, the type
+    // words in either order, an explicit id.
+    let conf = format!(
+        "defaults\n{{\n\tlog_type = FILE {{dir}}/svc.log 10K 20K\n\tlog_on_success = PID\n\tinstances = UNLIMITED\n}}\n{}{}service echo\n{{\n\tid = ec\n\ttype = UNLISTED INTERNAL\n\tsocket_type = stream\n\twait = no\n\tport = {{p2}}\n\tinterface = 127.0.0.1\n}}\n",
+        ext("alias", "{p0}", "/bin/echo", "\tserver_args = alias\n")
+            .replace("bind = 127.0.0.1", "interface = 127.0.0.1"),
+        ext("unl", "{p1}", "/bin/echo", "\tserver_args = unl\n\tinstances = UNLIMITED\n"),
+    );
+    let p = Pair::start(&bin, &conf, 3);
+    // (An in-daemon echo answers an empty request with nothing, then closes.)
+    assert_eq!(
+        answers(&same_answers(&p)),
+        [Some("alias\n"), Some("unl\n"), Some("")]
+    );
+    // Only the external services' lines: echo over TCP forks in xinetd, not in superd.
+    let starts = |log: &str| -> Vec<String> {
+        let mut v: Vec<String> = normalise_log(log)
+            .into_iter()
+            .filter(|l| !l.contains(" ec "))
+            .collect();
+        v.sort();
+        v
+    };
+    // same_answers connects twice per port (the refusal check, then the request).
+    let x =
+        p.x.wait_file_count("svc.log", "START: ", 6, Duration::from_secs(5));
+    let s =
+        p.s.wait_file_count("svc.log", "START: ", 6, Duration::from_secs(5));
+    let want = ["TS: START: alias pid=N", "TS: START: unl pid=N"].map(|l| [l, l]);
+    assert_eq!(starts(&x), want.concat(), "{x}");
+    assert_eq!(starts(&s), starts(&x), "superd:\n{s}\nxinetd:\n{x}");
+}
