@@ -12,3 +12,4 @@ mod logging;
 mod packages;
 mod privileges;
 mod reload;
+mod xinetd_compat;
