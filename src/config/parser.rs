@@ -227,6 +227,26 @@ impl<'b> Loader<'b> {
             open = true;
             rest = &rest[1..];
         }
+        if !open && entry.name.is_some() && rest.first().is_some_and(|t| t.kind == Kind::Word) {
+            // `service NAME extra words`: xinetd ignores the words, and configurations in the
+            // field rely on it; say so, but keep the service.
+            let t = rest[0];
+            let message = format!(
+                "words after 'service {}' are ignored, starting at '{}'{}",
+                entry.name.as_deref().unwrap_or_default(),
+                t.text,
+                comment_hint(t.text)
+            );
+            self.warning(span(file, header.number, t.col), message);
+            rest = &rest[rest
+                .iter()
+                .position(|t| t.kind != Kind::Word)
+                .unwrap_or(rest.len())..];
+            if rest.first().is_some_and(|t| t.kind == Kind::Open) {
+                open = true;
+                rest = &rest[1..];
+            }
+        }
         if !rest.is_empty() {
             let after = if open {
                 "'{'".to_owned()

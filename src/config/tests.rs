@@ -675,8 +675,9 @@ fn missing_close_brace() {
 fn stray_tokens_on_structural_lines() {
     assert_eq!(
         messages(&parse("service a b\n{\n}\n")),
-        ["conf:1:11: error: unexpected 'b' after 'service a'; attributes go on lines of their own"]
+        ["conf:1:11: warning: words after 'service a' are ignored, starting at 'b'"]
     );
+    assert_eq!(parse("service a b c {\nwait = no\n}\n").services.len(), 1);
     assert_eq!(
         messages(&parse("service a\n{ wait = no\n}\n")),
         ["conf:2:3: error: unexpected 'wait' after '{'; attributes go on lines of their own"]
@@ -878,8 +879,8 @@ fn hash_words_after_the_start_of_a_line() {
     assert_eq!(
         messages(&parse("service a # the a service\n{\n}\n")),
         [
-            "conf:1:11: error: unexpected '#' after 'service a'; '#' starts a comment only at the \
-          beginning of a line"
+            "conf:1:11: warning: words after 'service a' are ignored, starting at '#'; '#' starts \
+          a comment only at the beginning of a line"
         ]
     );
 }

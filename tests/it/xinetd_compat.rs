@@ -997,8 +997,6 @@ fn attribute_given_twice_keeps_the_first_value_on_both() {
 }
 
 #[test]
-#[ignore = "incompatibility: xinetd ignores words after `service NAME`; superd rejects the service \
-            (\"unexpected 'extra' after 'service named'\"), and the README does not list it"]
 fn extra_words_after_the_service_name_are_ignored_on_both() {
     let bin = require_xinetd!();
     let conf = format!(
