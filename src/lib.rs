@@ -15,11 +15,13 @@
 //! function or a thin wrapper around one kind of system call.
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod internal;
 pub mod listen;
+pub mod limits;
 pub mod log;
 pub mod runtime;
 pub mod spawn;
