@@ -8,6 +8,7 @@
 pub mod daemon;
 pub mod dump;
 pub mod logging;
+pub mod lookup;
 pub mod reload;
 
 use std::ffi::OsString;
