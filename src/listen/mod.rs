@@ -149,6 +149,33 @@ pub fn send_dgram(sock: &Socket, data: &[u8], to: &SockAddr) -> io::Result<()> {
     }
 }
 
+/// The host name of `ip` from the system's resolver (`getnameinfo` with `NI_NAMEREQD`: files,
+/// DNS, whatever nsswitch.conf says), or `None` when it has none. Blocks: call it off the event
+/// loop (see `runtime::lookup`).
+pub fn reverse_name(ip: IpAddr) -> Option<String> {
+    let addr: SockAddr = SocketAddr::new(ip, 0).into();
+    let mut host = [0 as libc::c_char; 1025]; // NI_MAXHOST
+                                              // SAFETY: `addr` is a valid socket address of the given length; `host` is a writable
+                                              // buffer of the given length; no service buffer is requested.
+    let r = unsafe {
+        libc::getnameinfo(
+            addr.as_ptr().cast(),
+            addr.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: getnameinfo NUL-terminates `host` on success.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    name.to_str().ok().map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,31 +250,4 @@ mod tests {
         let b: SocketAddr = "[::1]:5".parse().unwrap();
         assert_eq!(unmap(b), b);
     }
-}
-
-/// The host name of `ip` from the system's resolver (`getnameinfo` with `NI_NAMEREQD`: files,
-/// DNS, whatever nsswitch.conf says), or `None` when it has none. Blocks: call it off the event
-/// loop (see `runtime::lookup`).
-pub fn reverse_name(ip: IpAddr) -> Option<String> {
-    let addr: SockAddr = SocketAddr::new(ip, 0).into();
-    let mut host = [0 as libc::c_char; 1025]; // NI_MAXHOST
-                                              // SAFETY: `addr` is a valid socket address of the given length; `host` is a writable
-                                              // buffer of the given length; no service buffer is requested.
-    let r = unsafe {
-        libc::getnameinfo(
-            addr.as_ptr().cast(),
-            addr.len(),
-            host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    if r != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo NUL-terminates `host` on success.
-    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
-    name.to_str().ok().map(str::to_owned)
 }
