@@ -237,7 +237,11 @@ mod tests {
         assert_eq!(cps.on_connection(t0), CpsVerdict::Accept);
         let burst = t0 + millis(5_900); // 5 whole seconds
         for count in 2..=54 {
-            assert_eq!(cps.on_connection(burst), CpsVerdict::Accept, "count {count}");
+            assert_eq!(
+                cps.on_connection(burst),
+                CpsVerdict::Accept,
+                "count {count}"
+            );
         }
         // 55 / 5 = 11 > 10.
         assert!(matches!(cps.on_connection(burst), CpsVerdict::Trip { .. }));
@@ -318,10 +322,7 @@ mod tests {
         let t0 = Instant::now();
         let mut cps = Cps::new(1, 0);
         cps.on_connection(t0);
-        assert_eq!(
-            cps.on_connection(t0),
-            CpsVerdict::Trip { resume_at: t0 }
-        );
+        assert_eq!(cps.on_connection(t0), CpsVerdict::Trip { resume_at: t0 });
         assert!(cps.resume(t0));
         assert_eq!(cps.resume_at(), None);
     }

@@ -223,6 +223,11 @@ mod tests {
         sources
     }
 
+    /// `cps` off, so the other checks decide.
+    fn no_cps() -> Cps {
+        Cps::OFF
+    }
+
     /// A `cps` state whose next connection trips.
     fn about_to_trip(now: Instant) -> Cps {
         let mut cps = Cps::new(1, 5);
@@ -234,7 +239,10 @@ mod tests {
     fn open_service_admits() {
         let sources = SourceCounts::new();
         let now = Instant::now();
-        assert_eq!(admit(&open(now, &sources), &mut Cps::XINETD_DEFAULT), Ok(()));
+        assert_eq!(
+            admit(&open(now, &sources), &mut Cps::for_service(None, false)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -280,7 +288,7 @@ mod tests {
             ..open(Instant::now(), &sources)
         };
         assert_eq!(
-            admit(&checks, &mut Cps::OFF).map_err(FailReason::from),
+            admit(&checks, &mut no_cps()).map_err(FailReason::from),
             Err(FailReason::ServiceLimit)
         );
     }
@@ -297,7 +305,11 @@ mod tests {
                 running,
                 ..open(now, &sources)
             };
-            assert_eq!(admit(&checks, &mut Cps::OFF).is_ok(), admitted, "{limit} {running}");
+            assert_eq!(
+                admit(&checks, &mut no_cps()).is_ok(),
+                admitted,
+                "{limit} {running}"
+            );
         }
     }
 
@@ -310,12 +322,12 @@ mod tests {
             processes: 2,
             ..open(Instant::now(), &sources)
         };
-        assert_eq!(admit(&checks, &mut Cps::OFF), Err(Refusal::ProcessLimit));
+        assert_eq!(admit(&checks, &mut no_cps()), Err(Refusal::ProcessLimit));
         let in_daemon = Checks {
             forks: false,
             ..checks
         };
-        assert_eq!(admit(&in_daemon, &mut Cps::OFF), Ok(()));
+        assert_eq!(admit(&in_daemon, &mut no_cps()), Ok(()));
     }
 
     #[test]
@@ -333,7 +345,7 @@ mod tests {
             peer: None,
             ..open(Instant::now(), &sources)
         };
-        assert_eq!(admit(&checks, &mut Cps::OFF), Ok(()));
+        assert_eq!(admit(&checks, &mut no_cps()), Ok(()));
     }
 
     #[test]
@@ -344,7 +356,7 @@ mod tests {
             peer: Some("::ffff:127.0.0.1".parse().unwrap()),
             ..open(Instant::now(), &sources)
         };
-        assert_eq!(admit(&checks, &mut Cps::OFF), Err(Refusal::PerSourceLimit));
+        assert_eq!(admit(&checks, &mut no_cps()), Err(Refusal::PerSourceLimit));
     }
 
     #[test]
@@ -355,7 +367,7 @@ mod tests {
             load: None,
             ..open(Instant::now(), &sources)
         };
-        assert_eq!(admit(&checks, &mut Cps::OFF), Ok(()));
+        assert_eq!(admit(&checks, &mut no_cps()), Ok(()));
     }
 
     /// cps comes first and counts the connection even when a later check refuses it.

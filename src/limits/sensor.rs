@@ -385,7 +385,10 @@ mod tests {
         }
         assert_eq!(list.len(), SENSOR_CAPACITY);
         // The newest are listed, the oldest went first.
-        assert!(list.contains(IpAddr::from((SENSOR_CAPACITY as u32 + 499).to_be_bytes()), t0));
+        assert!(list.contains(
+            IpAddr::from((SENSOR_CAPACITY as u32 + 499).to_be_bytes()),
+            t0
+        ));
         assert!(!list.contains(IpAddr::from(0u32.to_be_bytes()), t0));
         check(&list);
     }

@@ -38,7 +38,9 @@ impl SourceCounts {
 
     /// Servers running for `ip` (0 for an address not seen).
     pub fn count(&self, ip: IpAddr) -> usize {
-        self.running.get(&ip.to_canonical()).map_or(0, |&n| n as usize)
+        self.running
+            .get(&ip.to_canonical())
+            .map_or(0, |&n| n as usize)
     }
 
     /// A server started for `ip`; returns its new count.
@@ -95,10 +97,19 @@ mod tests {
     #[test]
     fn per_source_1_refuses_second_client_from_same_address_only() {
         let mut counts = SourceCounts::new();
-        assert!(!per_source_exceeded(Limit::Max(1), counts.count(ip("127.0.0.1"))));
+        assert!(!per_source_exceeded(
+            Limit::Max(1),
+            counts.count(ip("127.0.0.1"))
+        ));
         counts.increment(ip("127.0.0.1"));
-        assert!(per_source_exceeded(Limit::Max(1), counts.count(ip("127.0.0.1"))));
-        assert!(!per_source_exceeded(Limit::Max(1), counts.count(ip("127.0.0.2"))));
+        assert!(per_source_exceeded(
+            Limit::Max(1),
+            counts.count(ip("127.0.0.1"))
+        ));
+        assert!(!per_source_exceeded(
+            Limit::Max(1),
+            counts.count(ip("127.0.0.2"))
+        ));
     }
 
     #[test]
