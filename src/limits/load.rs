@@ -7,7 +7,8 @@
 //! connection of a service with `max_load`; so should the caller, and only for those services.
 //!
 //! An unreadable or unparsable file gives `None`, which never refuses: a missing /proc must not
-//! shut every service down. (xinetd's reader returned -1 on error, with the same effect.)
+//! shut every service down. (What xinetd's reader did then is not verified; its fd leak on
+//! that path is a known bug, reference §3.3.)
 
 use std::fs::File;
 use std::io::Read;

@@ -29,8 +29,8 @@
 //!
 //! Differences from xinetd, besides those in each submodule's header:
 //! * `-limit` counts processes, so it refuses only connections that would start one; xinetd
-//!   also refused its in-daemon services once the process count was reached.
-//! * An unreadable /proc/loadavg never refuses (xinetd: the same, by a -1 sentinel).
+//!   also refused its in-daemon services once the process count was reached (source-read,
+//!   `access.c`).
 
 mod cps;
 mod load;
