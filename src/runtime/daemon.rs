@@ -10,8 +10,9 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use nix::unistd::Pid;
 use slab::Slab;
 use socket2::Socket;
 
-use crate::config::model::{Level, Limit, SocketType};
+use crate::config::model::{Level, SocketType};
 use crate::internal::{self, Builtin, StreamSession};
+use crate::limits::{self, Checks, Cps, ProcessLimit, Refusal, SourceCounts, LOADAVG_PATH};
 use crate::listen;
 use crate::log::ServiceLog;
 use crate::runtime::logging::{FailReason, Logs};
@@ -116,6 +118,10 @@ struct Svc {
     serial: u64,
     /// Connections handled (for the dump).
     connections: u64,
+    /// `cps` state: the rate window, and whether the service is paused.
+    cps: Cps,
+    /// Running servers and sessions per client address (`per_source`).
+    sources: SourceCounts,
 }
 
 /// A running forked server.
@@ -136,12 +142,15 @@ struct Session {
     session: StreamSession,
     key: usize,
     serial: u64,
+    peer: IpAddr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Rearm(usize, u64),
     RetryBind(usize, u64),
+    /// The `cps` pause of a service is over.
+    CpsResume(usize, u64),
 }
 
 pub struct Daemon {
@@ -247,7 +256,10 @@ impl Daemon {
     fn add_service(&mut self, def: Service) {
         let log = self.logs.service_log(&def);
         let serial = self.serial();
+        let cps = Cps::for_service(def.cps, matches!(def.action, Action::Internal(_)));
         let key = self.services.insert(Svc {
+            cps,
+            sources: SourceCounts::new(),
             def: Rc::new(def),
             log,
             socket: None,
@@ -358,6 +370,7 @@ impl Daemon {
         svc.socket = None;
         svc.serial = new_serial;
         svc.running = 0;
+        svc.sources = SourceCounts::new();
         svc.strikes = 0;
         if kill {
             let id = svc.def.id.clone();
@@ -481,6 +494,14 @@ impl Daemon {
                 {
                     self.open_socket(key)
                 }
+                Timer::CpsResume(key, serial) if self.live(key, serial) => {
+                    if self.services[key].cps.resume(now) {
+                        let id = self.services[key].def.id.clone();
+                        self.logs
+                            .daemon(Level::Notice, &format!("Activating service {id}"));
+                        self.open_socket(key);
+                    }
+                }
                 _ => {} // for a socket that was replaced or a service that was removed
             }
         }
@@ -538,29 +559,87 @@ impl Daemon {
         }
     }
 
-    /// Limits that apply before anything is started. xinetd's order: instances, then -limit.
-    fn admit(&self, key: usize, forks: bool) -> Option<FailReason> {
-        let svc = self.services.get(key)?;
-        if let Limit::Max(n) = svc.def.instances {
-            if svc.running >= n as usize {
-                return Some(FailReason::ServiceLimit);
+    /// xinetd's checks before anything starts, in its order: cps, max_load, access_times,
+    /// instances, per_source, -limit (`limits::admit`). A refusal is logged here (its FAIL
+    /// line, plus the daemon lines xinetd writes for cps and load); the caller then just drops
+    /// the connection, as xinetd closes it.
+    fn admit(&mut self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
+        let Daemon {
+            services,
+            logs,
+            settings,
+            forked,
+            ..
+        } = self;
+        let Some(svc) = services.get_mut(key) else {
+            return false;
+        };
+        let load = svc
+            .def
+            .max_load
+            .and_then(|_| limits::read_loadavg(Path::new(LOADAVG_PATH)));
+        let checks = Checks {
+            now: Instant::now(),
+            max_load: svc.def.max_load,
+            load,
+            in_access_times: true,
+            instances: svc.def.instances,
+            running: svc.running,
+            per_source: svc.def.per_source,
+            peer: peer.map(|p| p.ip()),
+            sources: &svc.sources,
+            process_limit: ProcessLimit(settings.limit),
+            processes: *forked,
+            forks,
+        };
+        let refusal = match limits::admit(&checks, &mut svc.cps) {
+            Ok(()) => return true,
+            Err(r) => r,
+        };
+        logs.fail(&svc.log, &svc.def, refusal.reason(), peer);
+        match refusal {
+            Refusal::CpsTripped { resume_at } => {
+                let wait = resume_at
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .round();
+                logs.daemon(
+                    Level::Err,
+                    &format!(
+                        "Deactivating service {} due to excessive incoming connections.  Restarting in {wait} seconds.",
+                        svc.def.id
+                    ),
+                );
+                self.pause_for_cps(key, resume_at);
             }
-        }
-        if forks {
-            if let Some(limit) = self.settings.limit {
-                if self.forked >= limit as usize {
-                    return Some(FailReason::ProcessLimit);
-                }
+            Refusal::Load { .. } => {
+                let from = peer
+                    .map(|p| p.ip().to_string())
+                    .unwrap_or_else(|| "<no address>".into());
+                logs.daemon(
+                    Level::Err,
+                    &format!("refused connect from {from} due to excessive load"),
+                );
             }
+            _ => {}
         }
-        None
+        false
+    }
+
+    /// cps tripped: close the socket, as xinetd does (new clients are refused rather than
+    /// queued), and open it again when the pause is over.
+    fn pause_for_cps(&mut self, key: usize, resume_at: Instant) {
+        self.disarm(key);
+        let svc = &mut self.services[key];
+        svc.socket = None;
+        let serial = svc.serial;
+        self.timers
+            .push(Reverse((resume_at, Timer::CpsResume(key, serial))));
     }
 
     fn on_connection(&mut self, key: usize, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
         let forks = matches!(def.action, Action::Exec(_));
-        if let Some(reason) = self.admit(key, forks) {
-            self.logs
-                .fail(&self.services[key].log, def, reason, Some(peer));
+        if !self.admit(key, Some(peer), forks) {
             return; // dropping `conn` closes it, as xinetd does
         }
         self.services[key].connections += 1;
@@ -592,6 +671,9 @@ impl Daemon {
         let svc = &mut self.services[key];
         self.logs.start(&svc.log, def, pid.as_raw(), peer);
         svc.running += 1;
+        if let Some(p) = peer {
+            svc.sources.increment(p.ip());
+        }
         self.forked += 1;
         let child = Child {
             key,
@@ -624,8 +706,9 @@ impl Daemon {
             }
             None
         };
-        if let Some(reason) = self.admit(key, true) {
-            self.logs.fail(&self.services[key].log, def, reason, peer);
+        if !self.admit(key, peer, true) {
+            // The input stays queued; look again in a second (after a cps trip the socket is
+            // closed and this does nothing).
             self.pause(key, Duration::from_secs(1));
             return;
         }
@@ -651,19 +734,26 @@ impl Daemon {
             // Allocated on the first datagram: a daemon without UDP internals never pays for it.
             self.dgram_buf = vec![0; 65536];
         }
-        let svc = &self.services[key];
         for _ in 0..ACCEPT_BATCH {
             let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
                 Ok(Some(x)) => x,
                 Ok(None) => return false,
                 Err(e) => {
                     // ICMP errors from earlier replies surface here; the socket is still fine.
-                    self.logs
-                        .debug(&format!("service {}: recvfrom: {e}", svc.def.id));
+                    let id = &self.services[key].def.id;
+                    self.logs.debug(&format!("service {id}: recvfrom: {e}"));
                     continue;
                 }
             };
             let peer = from.as_socket().map(listen::unmap);
+            // Each datagram is a client, as in xinetd: the checks apply to it.
+            if !self.admit(key, peer, false) {
+                if self.services[key].socket.is_none() {
+                    return false; // cps closed the socket
+                }
+                continue;
+            }
+            let svc = &self.services[key];
             self.logs.start(&svc.log, &svc.def, 0, peer);
             if internal::dgram_reply(b, &self.dgram_buf[..n], now, &mut self.reply_buf) {
                 let _ = listen::send_dgram(sock, &self.reply_buf, &from);
@@ -692,12 +782,14 @@ impl Daemon {
         // In-daemon services log START with pid 0 and no EXIT, as xinetd's non-forking ones.
         self.logs.start(&svc.log, def, 0, Some(peer));
         svc.running += 1;
+        svc.sources.increment(peer.ip());
         let serial = svc.serial;
         let k = self.sessions.insert(Session {
             socket: conn,
             session,
             key,
             serial,
+            peer: peer.ip(),
         });
         self.apply_step(k, interest, true);
     }
@@ -761,6 +853,7 @@ impl Daemon {
             .filter(|svc| svc.serial == s.serial)
         {
             svc.running = svc.running.saturating_sub(1);
+            svc.sources.decrement(s.peer);
         }
     }
 
@@ -807,6 +900,9 @@ impl Daemon {
             }
             let svc = &mut self.services[child.key];
             svc.running = svc.running.saturating_sub(1);
+            if let Some(p) = child.peer {
+                svc.sources.decrement(p.ip());
+            }
             if child.wait_yes {
                 self.after_wait_server(child.key, lifetime);
             }
@@ -925,6 +1021,9 @@ impl Daemon {
             if let (Some(def), Some(key)) = (new_defs.remove(id), key_of(&keys, id)) {
                 let log = self.logs.service_log(&def);
                 let svc = &mut self.services[key];
+                if svc.def.cps != def.cps {
+                    svc.cps = Cps::for_service(def.cps, matches!(def.action, Action::Internal(_)));
+                }
                 svc.def = Rc::new(def);
                 svc.log = log;
             }

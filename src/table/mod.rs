@@ -84,6 +84,12 @@ pub struct Service {
     pub wait: bool,
     pub action: Action,
     pub instances: Limit,
+    /// `per_source`: running servers per client address.
+    pub per_source: Limit,
+    /// `cps = rate wait` as written; `None` takes superd's default (see `limits::Cps::for_service`).
+    pub cps: Option<(u32, u32)>,
+    /// `max_load`: refuse while the 1-minute load average is at or above it.
+    pub max_load: Option<f64>,
     pub log_type: Option<LogType>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
@@ -250,9 +256,6 @@ fn build_one(
         }
     }
     for (set, what) in [
-        (decl.per_source.is_some(), "per_source"),
-        (decl.cps.is_some(), "cps"),
-        (decl.max_load.is_some(), "max_load"),
         (
             decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(),
             "banner",
@@ -355,6 +358,9 @@ fn build_one(
         wait,
         action,
         instances: decl.instances.unwrap_or(Limit::Unlimited),
+        per_source: decl.per_source.unwrap_or(Limit::Unlimited),
+        cps: decl.cps,
+        max_load: decl.max_load.filter(|l| *l > 0.0),
         log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
         log_on_success: decl.log_on_success,
         log_on_failure: decl.log_on_failure,
@@ -627,6 +633,15 @@ impl fmt::Display for Service {
         }
         if let Limit::Max(n) = self.instances {
             writeln!(f, "\tinstances   = {n}")?;
+        }
+        if let Limit::Max(n) = self.per_source {
+            writeln!(f, "\tper_source  = {n}")?;
+        }
+        if let Some((rate, wait)) = self.cps {
+            writeln!(f, "\tcps         = {rate} {wait}")?;
+        }
+        if let Some(load) = self.max_load {
+            writeln!(f, "\tmax_load    = {load}")?;
         }
         match &self.log_type {
             Some(LogType::File { path, .. }) => {

@@ -234,7 +234,13 @@ fn no_zombies_and_no_leaked_descriptors_after_1000_connections() {
     let port = free_port();
     let conf = format!(
         "{LOG_DEFAULTS}{}",
-        ext_service("t", port, Path::new("/bin/true"), "")
+        ext_service(
+            "t",
+            port,
+            Path::new("/bin/true"),
+            // Without it, xinetd's default cps (50 a second) pauses the service mid-test.
+            "\tcps = 0 0\n",
+        )
     );
     let d = Daemon::start(&conf);
     let before = d.fds().len();
