@@ -72,6 +72,7 @@ mod tests {
             wait: false,
             action: Action::Internal(b),
             instances: Limit::Unlimited,
+            access: Default::default(),
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),
