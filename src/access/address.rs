@@ -46,7 +46,8 @@ use crate::config::model::Spanned;
 ///    fine; it is compared as IPv4) and:
 ///    * [`AddressVerdict::Allow`]: go on (libwrap, limits, ...);
 ///    * [`AddressVerdict::Deny`]: close the connection without starting anything, log
-///      `FAIL: <id> address from=<peer>` (per `log_on_failure`);
+///      `FAIL: <id> address from=<peer>` (per `log_on_failure`; `<peer>` as IPv4 when it is
+///      IPv4-mapped, `IpAddr::to_canonical`, here and in every other log line and variable);
 ///    * [`AddressVerdict::DenyBothMatch`]: as `Deny`, and also xinetd's error line
 ///      `Service=<id>: only_from list and no_access list match equally the address <peer>`
 ///      at ERROR level in superd's own log.
