@@ -25,12 +25,15 @@ use nix::unistd::Pid;
 use slab::Slab;
 use socket2::Socket;
 
+use crate::access::address::AddressVerdict;
+use crate::clock::LocalTime;
 use crate::config::model::{Level, SocketType};
 use crate::internal::{self, Builtin, StreamSession};
 use crate::limits::{self, Checks, Cps, ProcessLimit, Refusal, SourceCounts, LOADAVG_PATH};
 use crate::listen;
 use crate::log::ServiceLog;
 use crate::runtime::logging::{FailReason, Logs};
+use crate::runtime::lookup::{Lookups, Request};
 use crate::runtime::reload;
 use crate::runtime::Settings;
 use crate::spawn::{self, Exit, FailurePipe};
@@ -38,6 +41,10 @@ use crate::table::{Action, Service, ServiceTable};
 
 const SIGNALS: Token = Token(0);
 const FAILURES: Token = Token(1);
+/// Name lookups answered (see `runtime::lookup`).
+const LOOKUPS: Token = Token(usize::MAX);
+/// How long a connection waits for its client's name before it is decided without one.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -151,6 +158,16 @@ enum Timer {
     RetryBind(usize, u64),
     /// The `cps` pause of a service is over.
     CpsResume(usize, u64),
+    /// A parked connection's name lookup took too long.
+    LookupTimeout(u64),
+}
+
+/// A connection waiting for its client's name (address rules with `.domain` entries).
+struct Parked {
+    key: usize,
+    serial: u64,
+    conn: Socket,
+    peer: SocketAddr,
 }
 
 pub struct Daemon {
@@ -172,6 +189,10 @@ pub struct Daemon {
     /// Sources still ready after their turn (epoll is edge-triggered): handled again before
     /// the next wait, which then does not block.
     again: Vec<Token>,
+    lookups: Lookups,
+    /// Connections waiting for a name lookup, by lookup id.
+    parked: HashMap<u64, Parked>,
+    next_lookup: u64,
 }
 
 /// Why the loop stopped.
@@ -203,7 +224,11 @@ impl Daemon {
             FAILURES,
             Interest::READABLE,
         )?;
+        let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
         let mut d = Daemon {
+            lookups,
+            parked: HashMap::new(),
+            next_lookup: 0,
             settings,
             poll,
             signals,
@@ -427,6 +452,7 @@ impl Daemon {
                 match token {
                     SIGNALS => signalled = true,
                     FAILURES => {}
+                    LOOKUPS => self.on_lookups(),
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
                     Token(t) => self.on_session((t - 3) / 2),
                 }
@@ -494,13 +520,19 @@ impl Daemon {
                 {
                     self.open_socket(key)
                 }
-                Timer::CpsResume(key, serial) if self.live(key, serial) => {
-                    if self.services[key].cps.resume(now) {
-                        let id = self.services[key].def.id.clone();
-                        self.logs
-                            .daemon(Level::Notice, &format!("Activating service {id}"));
-                        self.open_socket(key);
+                Timer::LookupTimeout(id) => {
+                    if let Some(p) = self.parked.remove(&id) {
+                        self.decide_and_start(p, None);
                     }
+                }
+                // `resume` is true once per pause, when it is over.
+                Timer::CpsResume(key, serial)
+                    if self.live(key, serial) && self.services[key].cps.resume(now) =>
+                {
+                    let id = self.services[key].def.id.clone();
+                    self.logs
+                        .daemon(Level::Notice, &format!("Activating service {id}"));
+                    self.open_socket(key);
                 }
                 _ => {} // for a socket that was replaced or a service that was removed
             }
@@ -578,11 +610,15 @@ impl Daemon {
             .def
             .max_load
             .and_then(|_| limits::read_loadavg(Path::new(LOADAVG_PATH)));
+        let in_access_times = svc.def.access.access_times.as_ref().is_none_or(|t| {
+            let now = LocalTime::local(SystemTime::now());
+            t.allows(u16::from(now.hour) * 60 + u16::from(now.minute))
+        });
         let checks = Checks {
             now: Instant::now(),
             max_load: svc.def.max_load,
             load,
-            in_access_times: true,
+            in_access_times,
             instances: svc.def.instances,
             running: svc.running,
             per_source: svc.def.per_source,
@@ -642,18 +678,87 @@ impl Daemon {
         if !self.admit(key, Some(peer), forks) {
             return; // dropping `conn` closes it, as xinetd does
         }
+        let serial = self.services[key].serial;
+        let parked = Parked {
+            key,
+            serial,
+            conn,
+            peer,
+        };
+        if def.access.needs_name() {
+            // The rules need the client's name: ask off the loop and decide when it comes.
+            self.next_lookup += 1;
+            let id = self.next_lookup;
+            self.lookups.ask(Request {
+                id,
+                addr: peer.ip(),
+            });
+            self.parked.insert(id, parked);
+            self.later(LOOKUP_TIMEOUT, Timer::LookupTimeout(id));
+        } else {
+            self.decide_and_start(parked, None);
+        }
+    }
+
+    fn on_lookups(&mut self) {
+        for answer in self.lookups.answers() {
+            if let Some(p) = self.parked.remove(&answer.id) {
+                self.decide_and_start(p, answer.name.as_deref());
+            }
+        }
+    }
+
+    /// Whether the address rules let `peer` in; a refusal is logged as xinetd logs it.
+    fn address_allows(&self, key: usize, peer: SocketAddr, name: Option<&str>) -> bool {
+        let svc = &self.services[key];
+        if !svc.def.access.has_address_rules() {
+            return true;
+        }
+        match svc.def.access.decide_address(peer.ip(), name) {
+            AddressVerdict::Allow => true,
+            verdict => {
+                if verdict == AddressVerdict::DenyBothMatch {
+                    let msg = format!(
+                        "Service={}: only_from list and no_access list match equally the address {}",
+                        svc.def.id,
+                        listen::unmap(peer).ip()
+                    );
+                    self.logs.daemon(Level::Err, &msg);
+                }
+                self.logs
+                    .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+                false
+            }
+        }
+    }
+
+    /// The checks after the limits (address rules), then the server or session.
+    fn decide_and_start(&mut self, p: Parked, name: Option<&str>) {
+        let Parked {
+            key,
+            serial,
+            conn,
+            peer,
+        } = p;
+        if !self.live(key, serial) {
+            return; // the service was removed or re-addressed meanwhile
+        }
+        if !self.address_allows(key, peer, name) {
+            return;
+        }
+        let def = self.services[key].def.clone();
         self.services[key].connections += 1;
         match &def.action {
-            Action::Internal(b) => self.start_session(key, def, conn, peer, *b),
+            Action::Internal(b) => self.start_session(key, &def, conn, peer, *b),
             Action::Exec(plan) => {
                 let host = peer.ip().to_string();
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
-                    Ok(pid) => self.started(key, def, pid, Some(peer), false),
+                    Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);
                         self.logs.daemon(Level::Err, &msg);
                         self.logs
-                            .fail(&self.services[key].log, def, FailReason::Fork, Some(peer));
+                            .fail(&self.services[key].log, &def, FailReason::Fork, Some(peer));
                     }
                 }
             }
@@ -712,6 +817,19 @@ impl Daemon {
             self.pause(key, Duration::from_secs(1));
             return;
         }
+        // Address rules, for the sender of the first datagram. A `wait = yes` stream service
+        // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
+        // Names are not looked up here: `.domain` entries match no one (documented).
+        if let Some(p) = peer {
+            if !self.address_allows(key, p, None) {
+                // Drop the datagram that was refused, or the server would never be started
+                // for the ones behind it.
+                let mut b = [0u8; 1];
+                let _ = listen::recv_dgram(sock, &mut b);
+                self.again.push(listener_token(key));
+                return;
+            }
+        }
         self.disarm(key);
         self.services[key].connections += 1;
         let host = peer.map(|p| p.ip().to_string());
@@ -752,6 +870,12 @@ impl Daemon {
                     return false; // cps closed the socket
                 }
                 continue;
+            }
+            if let Some(p) = peer {
+                // No name lookup per datagram: `.domain` entries match no one here.
+                if !self.address_allows(key, p, None) {
+                    continue;
+                }
             }
             let svc = &self.services[key];
             self.logs.start(&svc.log, &svc.def, 0, peer);

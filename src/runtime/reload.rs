@@ -75,6 +75,7 @@ mod tests {
             per_source: Limit::Unlimited,
             cps: None,
             max_load: None,
+            access: Default::default(),
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

@@ -1,7 +1,8 @@
 //! The service table: what the configuration means on this machine.
 //!
 //! `build(config, system)` is the only stage that consults the system: /etc/services, the user
-//! and group databases, the server executables, host names in `bind`. It turns each
+//! and group databases, the server executables, host names in `bind`, `only_from` and
+//! `no_access` (resolved here, once per load), /etc/networks. It turns each
 //! [`ServiceDecl`] into an immutable [`Service`] ready to listen and spawn, or into an error
 //! diagnostic pointing at the attribute that is wrong. A service that fails here is skipped; the
 //! others are unaffected. Reload diffing lives in `runtime`, keyed by [`Service::id`].
@@ -15,9 +16,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::access::address::{self, Access, AddrList, Names};
+use crate::access::times::AccessTimes;
 use crate::config::model::{
     Config, Diagnostic, FailureFlags, Limit, LogType, RlimitValue, ServiceDecl, SocketType, Span,
-    SuccessFlags,
+    Spanned, SuccessFlags,
 };
 use crate::internal::Builtin;
 use crate::listen::ListenSpec;
@@ -28,6 +31,11 @@ pub use services::Services;
 #[derive(Clone, Debug)]
 pub struct System {
     pub services: Services,
+    /// Network names for `only_from`/`no_access` (/etc/networks format).
+    pub networks_file: PathBuf,
+    /// Host name to addresses for `only_from`/`no_access` (empty: does not resolve).
+    /// [`resolve_host`] on a real machine; tests pass a stub.
+    pub resolve_host: fn(&str) -> Vec<IpAddr>,
     /// Whether user/group changes are possible (superd runs as root).
     pub is_root: bool,
     /// superd's environment at start-up, for `passenv`.
@@ -57,6 +65,8 @@ impl System {
         (
             System {
                 services,
+                networks_file: PathBuf::from("/etc/networks"),
+                resolve_host,
                 is_root: nix::unistd::geteuid().is_root(),
                 environment,
                 env_cache: Default::default(),
@@ -64,6 +74,15 @@ impl System {
             diag,
         )
     }
+}
+
+/// The addresses of a host name, through the system resolver (NSS: /etc/hosts, DNS, ...).
+/// Blocks until the resolver answers; called only while building the table.
+pub fn resolve_host(name: &str) -> Vec<IpAddr> {
+    (name, 0)
+        .to_socket_addrs()
+        .map(|addrs| addrs.map(|a| a.ip()).collect())
+        .unwrap_or_default()
 }
 
 /// What a service does with a client.
@@ -90,6 +109,8 @@ pub struct Service {
     pub cps: Option<(u32, u32)>,
     /// `max_load`: refuse while the 1-minute load average is at or above it.
     pub max_load: Option<f64>,
+    /// `only_from`, `no_access`, `access_times`: see [`Access`] for what the runtime does.
+    pub access: Access,
     pub log_type: Option<LogType>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
@@ -238,13 +259,10 @@ fn build_one(
         None => return Err(err(None, "missing attribute wait".into())),
     };
 
-    // Features that arrive with later work. Access restrictions are refused rather than
-    // ignored: running a service open to everyone that was written to be restricted would be
-    // a silent security hole.
+    // Features that arrive with later work. Those that restrict or redirect clients are
+    // refused rather than ignored: running a service open to everyone that was written to be
+    // restricted would be a silent security hole.
     for (set, what) in [
-        (decl.only_from.is_some(), "only_from"),
-        (decl.no_access.is_some(), "no_access"),
-        (decl.access_times.is_some(), "access_times"),
         (decl.redirect.is_some(), "redirect"),
         (ty.rpc, "type = RPC"),
         (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
@@ -351,6 +369,8 @@ fn build_one(
         Action::Exec(exec_plan(decl, sys, warnings).map_err(|(span, m)| err(span.as_ref(), m))?)
     };
 
+    let access = access(decl, sys, warnings);
+
     Ok(Service {
         id: id.clone(),
         name: decl.name.clone(),
@@ -361,10 +381,41 @@ fn build_one(
         per_source: decl.per_source.unwrap_or(Limit::Unlimited),
         cps: decl.cps,
         max_load: decl.max_load.filter(|l| *l > 0.0),
+        access,
         log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
         log_on_success: decl.log_on_success,
         log_on_failure: decl.log_on_failure,
     })
+}
+
+/// `only_from`, `no_access` (host names resolved now) and `access_times`; name and shadowing
+/// warnings go to `warnings`.
+fn access(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> Access {
+    let names = Names {
+        networks_file: &sys.networks_file,
+        resolve: &sys.resolve_host,
+    };
+    let mut list = |attr: &str, entries: &Option<Vec<Spanned<String>>>| {
+        let entries = entries.as_ref()?;
+        let (list, found) = AddrList::parse(attr, entries, &names);
+        warnings.extend(found.into_iter().map(|w| {
+            Diagnostic::warning(Some(w.span), format!("service {}: {}", decl.id, w.value))
+        }));
+        Some(list)
+    };
+    let only_from = list("only_from", &decl.only_from);
+    let no_access = list("no_access", &decl.no_access);
+    for w in address::shadowing(only_from.as_ref(), no_access.as_ref()) {
+        warnings.push(Diagnostic::warning(
+            decl.span.clone(),
+            format!("service {}: {w}", decl.id),
+        ));
+    }
+    Access {
+        only_from,
+        no_access,
+        access_times: decl.access_times.clone().map(AccessTimes::new),
+    }
 }
 
 fn resolve_bind(text: &str, ipv4_only: bool) -> Result<IpAddr, String> {
@@ -643,6 +694,15 @@ impl fmt::Display for Service {
         if let Some(load) = self.max_load {
             writeln!(f, "\tmax_load    = {load}")?;
         }
+        if let Some(l) = &self.access.only_from {
+            writeln!(f, "\tonly_from   = {l}")?;
+        }
+        if let Some(l) = &self.access.no_access {
+            writeln!(f, "\tno_access   = {l}")?;
+        }
+        if let Some(t) = &self.access.access_times {
+            writeln!(f, "\taccess_times = {t}")?;
+        }
         match &self.log_type {
             Some(LogType::File { path, .. }) => {
                 writeln!(f, "\tlog         = file {}", path.display())?
@@ -661,9 +721,22 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// A stub resolver: `localhost` only.
+    fn resolve(name: &str) -> Vec<IpAddr> {
+        match name {
+            "localhost" => vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     fn sys(root: bool) -> System {
         System {
             services: Services::parse("echo 7/tcp\necho 7/udp\ndaytime 13/tcp\n"),
+            networks_file: PathBuf::from("/nonexistent/networks"),
+            resolve_host: resolve,
             is_root: root,
             environment: vec![
                 ("PATH".into(), "/bin".into()),
@@ -824,12 +897,116 @@ mod tests {
         assert_eq!(t.services.len(), 2, "{:?}", errors(&t));
     }
 
+    fn warnings(t: &ServiceTable) -> Vec<String> {
+        t.diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::config::model::Severity::Warning)
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    const ECHO: &str = "service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n";
+
     #[test]
-    fn access_restrictions_not_yet_supported_refuse_the_service() {
-        let t = table("service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n\tonly_from = 127.0.0.1\n}\n");
+    fn access_restrictions_are_parsed_into_the_service() {
+        let t = table(&format!(
+            "{ECHO}\tonly_from = 127.0.0.0 10.0.{{1,2}} localhost .example.com\n\tno_access = 127.0.0.2\n\taccess_times = 2:00-9:00 12:00-23:59\n}}\n"
+        ));
+        assert!(errors(&t).is_empty(), "{:?}", errors(&t));
+        let access = &t.services[0].access;
+        assert_eq!(
+            access.only_from.as_ref().unwrap().to_string(),
+            "127.0.0.0/8 10.0.1.0/24 10.0.2.0/24 127.0.0.1/32(localhost) ::1/128(localhost) .example.com"
+        );
+        assert_eq!(
+            access.no_access.as_ref().unwrap().to_string(),
+            "127.0.0.2/32"
+        );
+        assert_eq!(
+            access.access_times,
+            Some(AccessTimes::new(vec![(120, 540), (720, 1439)]))
+        );
+        assert!(access.needs_name());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        use crate::access::address::AddressVerdict;
+        assert_eq!(
+            access.decide_address(ip("::ffff:127.0.0.1"), None),
+            AddressVerdict::Allow
+        );
+        assert_eq!(
+            access.decide_address(ip("127.0.0.2"), None),
+            AddressVerdict::DenyBothMatch
+        );
+        assert_eq!(
+            access.decide_address(ip("192.0.2.1"), Some("h.example.com")),
+            AddressVerdict::Allow
+        );
+        assert_eq!(
+            access.decide_address(ip("192.0.2.1"), None),
+            AddressVerdict::Deny
+        );
+        // The carve-out is explained (each refusal logs xinetd's "match equally" error).
+        assert_eq!(warnings(&t).len(), 1, "{:?}", warnings(&t));
+        assert!(
+            warnings(&t)[0]
+                .starts_with("t.conf:1:1: warning: service echo: no_access entry 127.0.0.2"),
+            "{:?}",
+            warnings(&t)
+        );
+        let shown = t.services[0].to_string();
+        assert!(shown.contains("\tno_access   = 127.0.0.2/32\n"), "{shown}");
+        assert!(
+            shown.contains("\taccess_times = 02:00-09:00 12:00-23:59\n"),
+            "{shown}"
+        );
+        // Without the attributes, nothing is restricted.
+        let t = table(&format!("{ECHO}}}\n"));
+        assert_eq!(t.services[0].access, Access::default());
+    }
+
+    #[test]
+    fn empty_only_from_is_kept_and_admits_nobody() {
+        let t = table(&format!("{ECHO}\tonly_from =\n}}\n"));
+        let access = &t.services[0].access;
+        assert_eq!(access.only_from, Some(AddrList::default()));
+        assert_eq!(
+            access.decide_address("127.0.0.1".parse().unwrap(), None),
+            crate::access::address::AddressVerdict::Deny
+        );
+    }
+
+    #[test]
+    fn unresolvable_names_warn_at_their_place_and_the_service_runs() {
+        let t = table(&format!("{ECHO}\tonly_from = nosuch.invalid\n}}\n"));
+        assert!(errors(&t).is_empty(), "{:?}", errors(&t));
+        assert_eq!(t.services.len(), 1);
+        assert!(t.services[0].access.only_from.as_ref().unwrap().is_empty());
+        let w = warnings(&t);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("t.conf:6:14: warning: service echo: only_from: host name 'nosuch.invalid' does not resolve"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("nobody is allowed"), "{w:?}");
+    }
+
+    #[test]
+    fn shadowed_only_from_is_warned_about() {
+        // xinetd.md §5 #19: nobody gets in, although the man page says otherwise.
+        let t = table(&format!(
+            "{ECHO}\tonly_from = 127.0.0.2\n\tno_access = 127.0.0.0/8\n}}\n"
+        ));
+        let w = warnings(&t);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("only_from entry 127.0.0.2 (127.0.0.2/32) lies inside no_access entry 127.0.0.0/8: nobody from it is ever allowed"), "{w:?}");
+    }
+
+    #[test]
+    fn features_not_yet_supported_refuse_the_service() {
+        let t = table(&format!("{ECHO}\tredirect = 127.0.0.1 7\n}}\n"));
         assert!(t.services.is_empty());
         assert!(
-            errors(&t)[0].contains("only_from is not supported"),
+            errors(&t)[0].contains("redirect is not supported"),
             "{:?}",
             errors(&t)
         );

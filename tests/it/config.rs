@@ -273,20 +273,19 @@ fn includedir_reads_plain_names_in_order_and_skips_dotted_backup_and_directories
 }
 
 #[test]
-fn only_from_in_defaults_is_refused_with_a_clear_message() {
-    // Accumulating `only_from` in defaults (#9) needs access control, which this version
-    // refuses rather than silently serving everyone.
+fn only_from_in_defaults_accumulates_into_the_service() {
+    // `only_from` written twice in defaults adds up (#9), and the service inherits both.
     let c = Check::new();
     let conf = format!(
         "defaults\n{{\n\tonly_from = 127.0.0.2\n\tonly_from = 127.0.0.3\n}}\n{}",
         ext("ac", 21000, "")
     );
-    assert_errors(
-        c.run(&conf),
-        &[format!(
-            "{}: error: service ac: only_from is not supported by this version of superd yet; the service is not started",
-            c.at(6, 1)
-        )],
+    let (code, out, err) = c.run(&conf);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(err, "");
+    assert!(
+        out.contains("\tonly_from   = 127.0.0.2/32 127.0.0.3/32\n"),
+        "{out}"
     );
 }
 
