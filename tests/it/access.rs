@@ -1,0 +1,228 @@
+//! Access control and limits end to end: clients bind source addresses across 127.0.0.0/8 to
+//! look like different hosts (issue 3).
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::harness::*;
+
+/// Connects from `src` (a 127.x address) and reads to EOF.
+fn exchange_from(src: &str, port: u16) -> Vec<u8> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    sock.bind(&from.into()).unwrap();
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+fn daytime_conf(port: u16, extra: &str) -> String {
+    format!(
+        "{LOG_DEFAULTS}service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = {port}\n\tbind = 127.0.0.1\n{extra}}}\n"
+    )
+}
+
+#[test]
+fn only_from_and_no_access_decide_as_the_xinetd_binary() {
+    let port = free_port();
+    let d = Daemon::start(&daytime_conf(
+        port,
+        "\tonly_from = 127.0.0.0/8\n\tno_access = 127.0.0.2\n",
+    ));
+    assert_eq!(exchange_from("127.0.0.1", port).len(), 26);
+    assert_eq!(exchange_from("127.0.0.3", port).len(), 26);
+    assert!(
+        exchange_from("127.0.0.2", port).is_empty(),
+        "in both lists: denied"
+    );
+    let log = d.wait_file(
+        "svc.log",
+        "FAIL: daytime address from=127.0.0.2",
+        Duration::from_secs(5),
+    );
+    let fails: Vec<&str> = log.lines().filter(|l| l.contains("FAIL:")).collect();
+    assert_eq!(fails.len(), 1, "{log}");
+    d.wait_log(
+        "Service=daytime: only_from list and no_access list match equally the address 127.0.0.2",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn only_from_forms_trailing_zeros_factorized_and_empty() {
+    for (rule, allowed, denied) in [
+        ("127.0.0.0", vec!["127.0.0.1", "127.0.0.9"], vec![]),
+        ("127.0.1.0", vec![], vec!["127.0.0.1"]),
+        (
+            "127.0.0.{1,3}",
+            vec!["127.0.0.1", "127.0.0.3"],
+            vec!["127.0.0.2"],
+        ),
+        (
+            "127.0.0.2/31",
+            vec!["127.0.0.2", "127.0.0.3"],
+            vec!["127.0.0.1"],
+        ),
+        ("", vec![], vec!["127.0.0.1"]),
+    ] {
+        let port = free_port();
+        let _d = Daemon::start(&daytime_conf(port, &format!("\tonly_from = {rule}\n")));
+        for a in &allowed {
+            assert_eq!(
+                exchange_from(a, port).len(),
+                26,
+                "only_from = {rule}: {a} should be served"
+            );
+        }
+        for a in &denied {
+            assert!(
+                exchange_from(a, port).is_empty(),
+                "only_from = {rule}: {a} should be denied"
+            );
+        }
+    }
+}
+
+#[test]
+fn external_service_denied_by_address_costs_no_process() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let srv = script(
+        dir.path(),
+        "mark",
+        &format!("touch {}; echo served", marker.display()),
+    );
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service("ext", port, &srv, "\tonly_from = 127.0.0.5\n")
+    );
+    let d = Daemon::start(&conf);
+    assert!(exchange_from("127.0.0.1", port).is_empty());
+    d.wait_file(
+        "svc.log",
+        "FAIL: ext address from=127.0.0.1",
+        Duration::from_secs(5),
+    );
+    assert!(!marker.exists(), "the server ran for a denied client");
+    assert!(
+        !d.read("svc.log").contains("START: ext"),
+        "{}",
+        d.read("svc.log")
+    );
+    assert_eq!(exchange_from("127.0.0.5", port), b"served\n");
+}
+
+#[test]
+fn access_times_outside_the_window_fail_with_time() {
+    // A one-minute window twelve hours from now is never open during the test.
+    let now = std::time::SystemTime::now();
+    let lt = superd::clock::LocalTime::local(now);
+    let m = (u16::from(lt.hour) * 60 + u16::from(lt.minute) + 720) % 1440;
+    let window = format!("{:02}:{:02}-{:02}:{:02}", m / 60, m % 60, m / 60, m % 60);
+    let port = free_port();
+    let d = Daemon::start(&daytime_conf(port, &format!("\taccess_times = {window}\n")));
+    assert!(exchange_from("127.0.0.1", port).is_empty());
+    d.wait_file(
+        "svc.log",
+        "FAIL: daytime time from=127.0.0.1",
+        Duration::from_secs(5),
+    );
+    // And a window covering the whole day lets everyone in.
+    let port2 = free_port();
+    let _d2 = Daemon::start(&daytime_conf(port2, "\taccess_times = 00:00-23:59\n"));
+    assert_eq!(exchange_from("127.0.0.1", port2).len(), 26);
+}
+
+#[test]
+fn per_source_limits_each_client_address_separately() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = script(dir.path(), "slow", "echo hi; sleep 2");
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service("ps", port, &srv, "\tper_source = 1\n")
+    );
+    let d = Daemon::start(&conf);
+    let mut first = connect("127.0.0.1", port);
+    let mut line = [0u8; 3];
+    first.read_exact(&mut line).unwrap();
+    // A second client from the same address is closed at once; another address is served.
+    assert!(exchange_from("127.0.0.1", port).is_empty());
+    d.wait_file(
+        "svc.log",
+        "FAIL: ps per_source_limit from=127.0.0.1",
+        Duration::from_secs(5),
+    );
+    let other = exchange_from("127.0.0.2", port);
+    assert!(other.starts_with(b"hi"), "{other:?}");
+}
+
+#[test]
+fn cps_pauses_the_service_then_resumes_by_itself() {
+    let port = free_port();
+    let d = Daemon::start(&daytime_conf(port, "\tcps = 2 2\n"));
+    let mut refused_or_closed = 0;
+    for _ in 0..6 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut b = Vec::new();
+                let _ = s.read_to_end(&mut b);
+                if b.is_empty() {
+                    refused_or_closed += 1;
+                }
+            }
+            Err(_) => refused_or_closed += 1,
+        }
+    }
+    assert!(
+        refused_or_closed >= 1,
+        "cps = 2 2 never tripped over 6 rapid connections"
+    );
+    d.wait_log("Deactivating service daytime due to excessive incoming connections.  Restarting in 2 seconds.", Duration::from_secs(5));
+    d.wait_file(
+        "svc.log",
+        "FAIL: daytime connections per second",
+        Duration::from_secs(5),
+    );
+    d.wait_log("Activating service daytime", Duration::from_secs(10));
+    assert_eq!(
+        tcp_exchange(port, b"").len(),
+        26,
+        "served again after the pause"
+    );
+}
+
+#[test]
+fn max_load_below_the_current_load_refuses_with_load() {
+    let port = free_port();
+    let d = Daemon::start(&daytime_conf(port, "\tmax_load = 0.000001\n"));
+    // /proc/loadavg is practically never exactly 0.00 on a machine running tests; if it is,
+    // the connection is served and the check below tells so.
+    let out = exchange_from("127.0.0.1", port);
+    let load: f64 = std::fs::read_to_string("/proc/loadavg")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    if load > 0.0 {
+        assert!(out.is_empty());
+        d.wait_file(
+            "svc.log",
+            "FAIL: daytime load from=127.0.0.1",
+            Duration::from_secs(5),
+        );
+        d.wait_log(
+            "refused connect from 127.0.0.1 due to excessive load",
+            Duration::from_secs(5),
+        );
+    }
+}
