@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
+use crate::require_root;
 
 // ----- helpers --------------------------------------------------------------------------------
 
@@ -274,5 +275,224 @@ fn flood_is_served_within_limits_refused_beyond_and_leaves_no_trace() {
         rss <= idle_rss + 512,
         "RSS grew from {idle_rss} KiB to {rss} KiB over the flood"
     );
+    assert!(daytime_answers(p_day));
+}
+
+// ----- 2. descriptor exhaustion -----------------------------------------------------------------
+
+/// With 64 descriptors, 150 clients (more than the daemon can hold) keep echo's backlog full for
+/// 2.5 s: accept fails with EMFILE, and the daemon must back off rather than spin on it.
+#[test]
+fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
+    const CLIENTS: usize = 150;
+    let (p_echo, p_day) = (free_port(), free_port());
+    let conf = format!(
+        "{LOG_DEFAULTS}{}{}",
+        internal("echo", "echo", "stream", p_echo),
+        internal("daytime", "daytime", "stream", p_day),
+    );
+    // prlimit execs superd, so the PID the harness holds is superd's. Hard = soft, so superd's
+    // own raise of the soft limit changes nothing.
+    let d = Daemon::prepare(&conf).launch_wrapped(&["prlimit", "--nofile=64:64", "--"], &[]);
+    assert!(echo_answers(p_echo, b"before"));
+
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        // The kernel completes the handshake for the backlog, accepted or not.
+        let mut s = connect("127.0.0.1", p_echo);
+        s.write_all(format!("{i}\n").as_bytes()).unwrap();
+        clients.push(s);
+    }
+    d.wait_log("Too many open files", Duration::from_secs(10));
+    let cpu_before = cpu_time(d.pid());
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_millis(2500));
+    let busy = cpu_time(d.pid()) - cpu_before;
+    let wall = t0.elapsed();
+    eprintln!("descriptor exhaustion: daemon CPU {busy:?} over {wall:?}");
+    assert!(
+        busy < wall / 2,
+        "the daemon used {busy:?} of CPU in {wall:?} while out of descriptors (spinning?)"
+    );
+    let log = d.daemon_log();
+    assert!(log.contains("service echo: accept failed"), "{log}");
+    // Backing off means about one failed accept a second, not thousands.
+    let failures = log.matches("accept failed").count();
+    assert!(failures < 20, "{failures} accept failures logged in ~3 s");
+
+    // The clients the daemon did accept are echoed to.
+    let mut answered = 0;
+    for (i, s) in clients.iter_mut().enumerate().take(20) {
+        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let want = format!("{i}\n");
+        let mut back = vec![0u8; want.len()];
+        if s.read_exact(&mut back).is_ok() && back == want.as_bytes() {
+            answered += 1;
+        }
+    }
+    assert!(answered > 0, "none of the first clients was served");
+
+    // Descriptors free up: the daemon drains its backlog and serves again.
+    drop(clients);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !echo_answers(p_echo, b"after\n") {
+        assert!(Instant::now() < deadline, "echo did not recover:\n{}", d.daemon_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(daytime_answers(p_day));
+}
+
+// ----- 3. fork failure ----------------------------------------------------------------------------
+
+/// A uid no other test or process uses, so RLIMIT_NPROC counts only this test's processes.
+const NPROC_UID: &str = "64123";
+
+fn tasks_of_uid(uid: &str) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let real = status
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1));
+        if real == Some(uid) {
+            n += std::fs::read_dir(e.path().join("task")).map_or(1, |d| d.count());
+        }
+    }
+    n
+}
+
+/// RLIMIT_NPROC is not enforced for root, so superd runs as a dedicated unprivileged uid, with
+/// the limit set to its own thread count plus `SLOTS`.
+#[test]
+fn fork_failure_closes_the_connection_logs_why_and_recovers() {
+    require_root!();
+    const SLOTS: usize = 3;
+    const DAEMON_TASKS: usize = 1; // one thread: no name rules, so no lookup workers
+    const CLIENTS: usize = 8;
+    let (p_sleep, p_day) = (free_port(), free_port());
+    let d = Daemon::prepare("");
+    // One process per server: `exec` replaces the shell with sleep.
+    let server = script(d.dir.path(), "sleeper", "echo served\nexec sleep 2");
+    let conf = format!(
+        "{LOG_DEFAULTS}{}{}",
+        ext_service("sleeper", p_sleep, &server, ""),
+        internal("daytime", "daytime", "stream", p_day),
+    );
+    d.write("superd.conf", &conf);
+    // The unprivileged daemon writes its logs and pid file into the temp dir.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(tasks_of_uid(NPROC_UID), 0, "uid {NPROC_UID} is in use");
+    // prlimit sets the limit on itself (lowering needs no privilege, unlike `prlimit --pid`
+    // without CAP_SYS_RESOURCE) and execs setpriv, which execs superd as the uid.
+    let limit = DAEMON_TASKS + SLOTS;
+    let d = d.launch_wrapped(
+        &[
+            "prlimit",
+            &format!("--nproc={limit}:{limit}"),
+            "--",
+            "setpriv",
+            &format!("--reuid={NPROC_UID}"),
+            &format!("--regid={NPROC_UID}"),
+            "--clear-groups",
+            "--",
+        ],
+        &[],
+    );
+    assert_eq!(tasks_of_uid(NPROC_UID), DAEMON_TASKS, "superd's threads");
+
+    // More clients at once than processes allowed: each is served or closed at once.
+    let t0 = Instant::now();
+    let mut conns: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| connect("127.0.0.1", p_sleep))
+        .collect();
+    let (mut served, mut closed) = (0, 0);
+    for s in &mut conns {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        match read_line(s).as_str() {
+            "served\n" => served += 1,
+            "" => closed += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "clients waited {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(served, SLOTS, "served of {CLIENTS}");
+    assert_eq!(served + closed, CLIENTS);
+    assert!(daytime_answers(p_day), "daytime while out of processes");
+    let log = d.wait_log("fork failed", Duration::from_secs(5));
+    assert!(
+        log.contains("service sleeper: fork failed: Resource temporarily unavailable"),
+        "{log}"
+    );
+    let svc = d.read("svc.log");
+    assert_eq!(
+        svc.matches("FAIL: sleeper fork from=127.0.0.1").count(),
+        closed,
+        "{svc}"
+    );
+
+    // Once the sleepers have exited, the service works again.
+    drop(conns);
+    wait_no_children(&d, Duration::from_secs(10));
+    assert!(tcp_exchange(p_sleep, b"").starts_with(b"served\n"));
+}
+
+// ----- 4. respawn loops ---------------------------------------------------------------------------
+
+fn wait_dgram(id: &str, port: u16, server: &std::path::Path) -> String {
+    format!(
+        "service {id}\n{{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\tprotocol = udp\n\twait = yes\n\tuser = root\n\tserver = {}\n\tport = {port}\n\tbind = 127.0.0.1\n}}\n",
+        server.display()
+    )
+}
+
+/// Datagrams keep arriving for 3 s at two `wait = yes` servers that never read them (one exits,
+/// one dies of SIGSEGV): the daemon must notice the loop and pause, not respawn ~20 times a
+/// second.
+#[test]
+fn wait_yes_dgram_servers_that_exit_or_crash_without_reading_are_throttled() {
+    let (p_exit, p_crash, p_day) = (free_port(), free_port(), free_port());
+    let d = Daemon::prepare("");
+    let quitter = script(d.dir.path(), "quitter", "exit 0");
+    let crasher = script(d.dir.path(), "crasher", "kill -SEGV $$");
+    let conf = format!(
+        "{LOG_DEFAULTS}{}{}{}",
+        wait_dgram("quitter", p_exit, &quitter),
+        wait_dgram("crasher", p_crash, &crasher),
+        internal("daytime", "daytime", "stream", p_day),
+    );
+    d.write("superd.conf", &conf);
+    let d = d.launch(&[]);
+
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(3) {
+        let _ = sender.send_to(b"ping", addr(p_exit));
+        let _ = sender.send_to(b"ping", addr(p_crash));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let svc = d.read("svc.log");
+    let log = d.daemon_log();
+    for id in ["quitter", "crasher"] {
+        let starts = svc.matches(&format!("START: {id} ")).count();
+        eprintln!("respawn loop: {id} started {starts} times in 3 s");
+        assert!(starts >= 3, "{id} started {starts} times\n{svc}");
+        // Unthrottled, ~150 datagrams would mean ~150 starts.
+        assert!(starts <= 15, "{id} started {starts} times in 3 s\n{svc}");
+        assert!(
+            log.contains(&format!("service {id}: server exited 3 times in a row")),
+            "{log}"
+        );
+    }
+    assert!(log.contains("respawn loop"), "{log}");
+    assert!(svc.contains("EXIT: crasher signal=11"), "{svc}");
     assert!(daytime_answers(p_day));
 }
