@@ -786,14 +786,13 @@ fn oversized_and_binary_datagrams_are_echoed_intact() {
 /// other tests in this run do not take them between the check and the daemon's bind.
 fn free_block(n: u16) -> u16 {
     let mut start = 10_000;
-    'outer: while start + n < 20_000 {
-        for p in start..start + n {
-            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
-                start = p + 1;
-                continue 'outer;
-            }
+    while start + n < 20_000 {
+        let busy =
+            (start..start + n).find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
+        match busy {
+            Some(p) => start = p + 1,
+            None => return start,
         }
-        return start;
     }
     panic!("no block of {n} free ports between 10000 and 20000");
 }
