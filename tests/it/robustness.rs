@@ -365,8 +365,15 @@ fn descriptor_exhaustion_backs_off_without_spinning_and_recovers() {
 
 // ----- 3. fork failure ----------------------------------------------------------------------------
 
-/// A uid no other test or process uses, so RLIMIT_NPROC counts only this test's processes.
-const NPROC_UID: &str = "64123";
+/// A uid with no processes, so RLIMIT_NPROC counts only this test's: derived from the test
+/// process's pid, so concurrent runs of the suite (other worktrees, CI jobs) pick different ones.
+fn unused_uid() -> String {
+    let mut uid = 50_000 + std::process::id() % 10_000;
+    while tasks_of_uid(&uid.to_string()) != 0 {
+        uid += 1;
+    }
+    uid.to_string()
+}
 
 fn tasks_of_uid(uid: &str) -> usize {
     let mut n = 0;
@@ -407,7 +414,7 @@ fn fork_failure_closes_the_connection_logs_why_and_recovers() {
     // The unprivileged daemon writes its logs and pid file into the temp dir.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    assert_eq!(tasks_of_uid(NPROC_UID), 0, "uid {NPROC_UID} is in use");
+    let uid = unused_uid();
     // prlimit sets the limit on itself (lowering needs no privilege, unlike `prlimit --pid`
     // without CAP_SYS_RESOURCE) and execs setpriv, which execs superd as the uid.
     let limit = DAEMON_TASKS + SLOTS;
@@ -417,14 +424,14 @@ fn fork_failure_closes_the_connection_logs_why_and_recovers() {
             &format!("--nproc={limit}:{limit}"),
             "--",
             "setpriv",
-            &format!("--reuid={NPROC_UID}"),
-            &format!("--regid={NPROC_UID}"),
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
             "--clear-groups",
             "--",
         ],
         &[],
     );
-    assert_eq!(tasks_of_uid(NPROC_UID), DAEMON_TASKS, "superd's threads");
+    assert_eq!(tasks_of_uid(&uid), DAEMON_TASKS, "superd's threads");
 
     // More clients at once than processes allowed: each is served or closed at once.
     let t0 = Instant::now();
@@ -782,19 +789,30 @@ fn oversized_and_binary_datagrams_are_echoed_intact() {
 
 // ----- 7. scale -----------------------------------------------------------------------------------
 
-/// `n` consecutive ports free for TCP on loopback, below `free_port`'s range (20000-32000) so
-/// other tests in this run do not take them between the check and the daemon's bind.
-fn free_block(n: u16) -> u16 {
-    let mut start = 10_000;
-    while start + n < 20_000 {
+/// `n` consecutive ports free for TCP on loopback, searched from `from` upwards (wrapping), below
+/// `free_port`'s range (20000-32000) so other tests in this run do not take them between the
+/// check and the daemon's bind.
+fn free_block(n: u16, from: u16) -> u16 {
+    const LOW: u16 = 10_000;
+    const HIGH: u16 = 20_000;
+    let mut start = from.clamp(LOW, HIGH - n);
+    let mut scanned = 0;
+    while scanned < HIGH - LOW {
+        if start + n > HIGH {
+            scanned += HIGH - start;
+            start = LOW;
+        }
         let busy =
             (start..start + n).find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
         match busy {
-            Some(p) => start = p + 1,
+            Some(p) => {
+                scanned += p + 1 - start;
+                start = p + 1;
+            }
             None => return start,
         }
     }
-    panic!("no block of {n} free ports between 10000 and 20000");
+    panic!("no block of {n} free ports between {LOW} and {HIGH}");
 }
 
 fn hard_nofile() -> u64 {
@@ -824,15 +842,35 @@ fn eleven_hundred_services_all_listen_and_answer() {
             return;
         }
         wrapper = vec!["prlimit", "--nofile=4096:4096", "--"];
+        let (code, _, err) = run_bounded(
+            std::process::Command::new("prlimit").args(["--nofile=4096:4096", "true"]),
+            Duration::from_secs(5),
+        );
+        if code != 0 {
+            eprintln!("SKIPPED: the descriptor hard limit is below 2,000 and prlimit cannot raise it: {err}");
+            return;
+        }
     }
-    let base = free_block(SERVICES);
-    let mut conf = String::new();
-    for i in 0..SERVICES {
-        conf.push_str(&internal("daytime", &format!("day{i}"), "stream", base + i));
-    }
-    let t0 = Instant::now();
-    let d = Daemon::prepare(&conf).launch_wrapped(&wrapper, &[]);
-    let started = t0.elapsed();
+    // Concurrent runs of the suite (other worktrees, CI jobs) start their search at different
+    // places, and a run that loses a race for a port moves on to the next block.
+    let mut from = 10_000 + (std::process::id() % 8) as u16 * 1_200;
+    let mut attempt = 0;
+    let (d, base, started) = loop {
+        let base = free_block(SERVICES, from);
+        let mut conf = String::new();
+        for i in 0..SERVICES {
+            conf.push_str(&internal("daytime", &format!("day{i}"), "stream", base + i));
+        }
+        let t0 = Instant::now();
+        let d = Daemon::prepare(&conf).launch_wrapped(&wrapper, &[]);
+        let started = t0.elapsed();
+        attempt += 1;
+        if !d.daemon_log().contains("cannot bind") {
+            break (d, base, started);
+        }
+        assert!(attempt < 3, "ports taken under us:\n{}", d.daemon_log());
+        from = base + SERVICES;
+    };
     assert!(
         d.fds().len() > usize::from(SERVICES),
         "{} fds",
