@@ -184,7 +184,8 @@ fn flood_is_served_within_limits_refused_beyond_and_leaves_no_trace() {
     let deadline = Instant::now() + Duration::from_secs(25);
     let next_ext = Arc::new(AtomicUsize::new(0));
     let next_echo = Arc::new(AtomicUsize::new(0));
-    // (served, closed by superd, failed: timeout or connect error)
+    // Each worker counts its connections: served, closed by superd without an answer (the
+    // documented refusal), or failed (connect error, timeout, a wrong answer).
     let mut workers = Vec::new();
     for t in 0..EXT_THREADS + ECHO_THREADS {
         let to_ext = t < EXT_THREADS;
