@@ -13,4 +13,5 @@ mod logging;
 mod packages;
 mod privileges;
 mod reload;
+mod robustness;
 mod xinetd_compat;
