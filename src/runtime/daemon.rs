@@ -582,13 +582,19 @@ impl Daemon {
         let id = &self.services[key].def.id;
         self.logs
             .daemon(Level::Err, &format!("service {id}: accept failed: {e}"));
-        if matches!(
+        let resources = matches!(
             e.raw_os_error(),
             Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-        ) {
-            // Out of descriptors or memory: stop watching for a moment instead of spinning.
-            self.pause(key, Duration::from_secs(1));
-        }
+        );
+        // Out of descriptors or memory: stop watching for a second instead of spinning. Any
+        // other error: look again shortly; re-arming also re-reports connections still queued,
+        // which the edge-triggered poll would not.
+        let delay = if resources {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        };
+        self.pause(key, delay);
     }
 
     /// xinetd's checks before anything starts, in its order: cps, max_load, access_times,
