@@ -943,4 +943,557 @@ fn service_name_guess(entry: &Entry, dialect: Dialect) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(text: &str) -> Config {
+        parse_inetd(text, "inetd.conf", Dialect::OpenBsd)
+    }
+
+    fn messages(config: &Config) -> Vec<String> {
+        config.diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    /// One line that must give exactly one service and no diagnostic.
+    fn one(dialect: Dialect, line: &str) -> ServiceDecl {
+        let config = parse_inetd(line, "inetd.conf", dialect);
+        assert_eq!(messages(&config), Vec::<String>::new(), "{line}");
+        assert_eq!(config.services.len(), 1, "{line}");
+        config.services.into_iter().next().unwrap_or_default()
+    }
+
+    /// One line that must be rejected; its diagnostics.
+    fn bad(dialect: Dialect, line: &str) -> Vec<String> {
+        let config = parse_inetd(line, "inetd.conf", dialect);
+        assert!(config.services.is_empty(), "accepted: {line}");
+        assert_eq!(config.rejected.len(), 1, "{line}");
+        messages(&config)
+    }
+
+    fn span(line: u32, col: u32) -> Span {
+        Span {
+            file: Arc::from("inetd.conf"),
+            line,
+            col,
+        }
+    }
+
+    #[test]
+    fn a_classic_line_maps_field_by_field() {
+        let decl = one(
+            Dialect::OpenBsd,
+            "ftp\tstream\ttcp\tnowait\troot\t/usr/sbin/tcpd\t/usr/sbin/ftpd -l\n",
+        );
+        let expected = ServiceDecl {
+            name: "ftp".into(),
+            span: Some(span(1, 1)),
+            id: "ftp".into(),
+            r#type: None,
+            flags: Some(Spanned::new(
+                Flags {
+                    nameinargs: true,
+                    ipv4: true,
+                    ipv6: true,
+                    ..Flags::default()
+                },
+                span(1, 12),
+            )),
+            socket_type: Some(Spanned::new(SocketType::Stream, span(1, 5))),
+            protocol: Some(Spanned::new("tcp".into(), span(1, 12))),
+            wait: Some(Spanned::new(false, span(1, 16))),
+            user: Some(Spanned::new("root".into(), span(1, 23))),
+            groups: Some(true),
+            server: Some(Spanned::new("/usr/sbin/tcpd".into(), span(1, 28))),
+            server_args: Some(Spanned::new(
+                vec!["/usr/sbin/ftpd".into(), "-l".into()],
+                span(1, 43),
+            )),
+            ..ServiceDecl::default()
+        };
+        assert_eq!(decl, expected);
+    }
+
+    #[test]
+    fn no_arguments_means_argv0_is_the_program_file_name() {
+        let decl = one(
+            Dialect::OpenBsd,
+            "daytime stream tcp nowait root /usr/bin/date",
+        );
+        assert!(decl.flags().nameinargs);
+        assert_eq!(
+            decl.server_args.map(|a| a.value),
+            Some(vec!["date".to_string()])
+        );
+    }
+
+    #[test]
+    fn numeric_service_is_unlisted_with_that_port() {
+        let decl = one(
+            Dialect::OpenBsd,
+            "7777 stream tcp nowait nobody /bin/cat cat",
+        );
+        assert!(decl.type_flags().unlisted);
+        assert_eq!(decl.port.map(|p| p.value), Some(7777));
+        assert_eq!(decl.name, "7777");
+        assert_eq!(
+            bad(Dialect::OpenBsd, "70000 stream tcp nowait nobody /bin/cat"),
+            ["inetd.conf:1:1: error: port 70000 is out of range: expected 1 to 65535"]
+        );
+    }
+
+    #[test]
+    fn named_service_leaves_the_port_to_etc_services() {
+        let decl = one(
+            Dialect::OpenBsd,
+            "finger stream tcp nowait nobody /usr/sbin/fingerd fingerd",
+        );
+        assert_eq!(decl.port, None);
+        assert_eq!(decl.r#type, None);
+    }
+
+    #[test]
+    fn internal_services_are_found_by_name_and_take_no_server() {
+        let decl = one(Dialect::OpenBsd, "echo dgram udp wait root internal");
+        assert!(decl.type_flags().internal);
+        assert_eq!(decl.server, None);
+        assert_eq!(decl.server_args, None);
+        assert!(!decl.flags().nameinargs);
+        assert_eq!(decl.wait.map(|w| w.value), Some(true));
+        assert_eq!(
+            bad(Dialect::OpenBsd, "auth stream tcp nowait root internal"),
+            [
+                "inetd.conf:1:1: error: internal service auth unknown (this inetd has echo, \
+              discard, chargen, daytime, time; internal services are found by their official \
+              service name)"
+            ]
+        );
+        // FreeBSD has auth built in; superd does not, which table::build reports.
+        let decl = one(Dialect::FreeBsd, "auth stream tcp nowait root internal");
+        assert!(decl.type_flags().internal);
+    }
+
+    #[test]
+    fn protocols_choose_the_address_family_per_dialect() {
+        let family = |dialect, proto: &str| {
+            let d = one(
+                dialect,
+                &format!("echo stream {proto} nowait root internal"),
+            );
+            let f = d.flags();
+            (f.ipv4, f.ipv6, d.v6only, d.protocol.map(|p| p.value))
+        };
+        let tcp = Some("tcp".to_string());
+        let both = (true, true, None, tcp.clone());
+        let v4 = (true, false, None, tcp.clone());
+        let v6 = (false, true, Some(true), tcp.clone());
+        let v46 = (false, true, Some(false), tcp.clone());
+        assert_eq!(family(Dialect::OpenBsd, "tcp"), both);
+        assert_eq!(family(Dialect::FreeBsd, "tcp"), v4);
+        assert_eq!(family(Dialect::NetBsd, "tcp"), v4);
+        for dialect in [Dialect::OpenBsd, Dialect::FreeBsd, Dialect::NetBsd] {
+            assert_eq!(family(dialect, "tcp4"), v4);
+            assert_eq!(family(dialect, "tcp6"), v6);
+        }
+        assert_eq!(family(Dialect::OpenBsd, "tcp46"), v46);
+        assert_eq!(family(Dialect::FreeBsd, "tcp46"), v46);
+        assert_eq!(
+            bad(Dialect::NetBsd, "echo stream tcp46 nowait root internal"),
+            ["inetd.conf:1:13: error: unsupported protocol 'tcp46' for the netbsd dialect"]
+        );
+        let udp = one(Dialect::OpenBsd, "echo dgram udp6 wait root internal");
+        assert_eq!(udp.protocol.map(|p| p.value).as_deref(), Some("udp"));
+        assert_eq!(
+            bad(Dialect::OpenBsd, "x stream unix nowait root /bin/x"),
+            [
+                "inetd.conf:1:10: error: unsupported protocol 'unix': UNIX-domain services are \
+              not supported by superd"
+            ]
+        );
+    }
+
+    #[test]
+    fn rpc_lines_give_type_rpc_with_the_version_range() {
+        let decl = one(
+            Dialect::OpenBsd,
+            "rusersd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rusersd rpc.rusersd",
+        );
+        assert_eq!(decl.name, "rusersd");
+        assert!(decl.type_flags().rpc);
+        assert_eq!(decl.rpc_version, Some((1, 3)));
+        assert_eq!(decl.protocol.map(|p| p.value).as_deref(), Some("udp"));
+        assert_eq!(
+            one(Dialect::OpenBsd, "walld/1 dgram rpc/udp wait root /x x").rpc_version,
+            Some((1, 1))
+        );
+        assert_eq!(
+            bad(Dialect::OpenBsd, "walld dgram rpc/udp wait root /x"),
+            [
+                "inetd.conf:1:1: error: RPC service 'walld' has no version: write walld/VERSION \
+              or walld/LOW-HIGH"
+            ]
+        );
+        assert_eq!(
+            bad(Dialect::OpenBsd, "walld/3-1 dgram rpc/udp wait root /x"),
+            [
+                "inetd.conf:1:7: error: bad RPC version '3-1': expected a number or a range such \
+              as 1-3"
+            ]
+        );
+    }
+
+    #[test]
+    fn openbsd_nowait_dot_max_becomes_cps_over_ten_minutes() {
+        let decl = one(Dialect::OpenBsd, "7 stream tcp nowait.40 root /bin/cat");
+        assert_eq!(decl.cps, Some((40, 600)));
+        assert_eq!(decl.instances, None);
+        assert_eq!(
+            bad(Dialect::OpenBsd, "7 stream tcp nowait/40 root /bin/cat"),
+            [
+                "inetd.conf:1:14: error: expected wait or nowait, found 'nowait/40' (the openbsd \
+              dialect writes a limit as nowait.N)"
+            ]
+        );
+        assert_eq!(
+            bad(Dialect::OpenBsd, "7 stream tcp wait.x root /bin/cat"),
+            ["inetd.conf:1:19: error: invalid maximum 'x' after wait: expected a whole number"]
+        );
+    }
+
+    #[test]
+    fn netbsd_takes_a_dot_or_a_colon_and_an_accept_limit() {
+        assert_eq!(
+            one(Dialect::NetBsd, "7 stream tcp nowait:9 root /bin/cat").cps,
+            Some((9, 600))
+        );
+        assert_eq!(
+            one(Dialect::NetBsd, "7 stream tcp nowait.9 root /bin/cat").cps,
+            Some((9, 600))
+        );
+        let decl = one(Dialect::NetBsd, "7 stream,4 tcp nowait root /bin/cat");
+        assert_eq!(decl.instances, Some(Limit::Max(4)));
+        assert_eq!(decl.socket_type.map(|s| s.value), Some(SocketType::Stream));
+    }
+
+    #[test]
+    fn freebsd_slash_limits_are_concurrency() {
+        let decl = one(Dialect::FreeBsd, "7 stream tcp nowait/5 root /bin/cat");
+        assert_eq!(
+            (decl.instances, decl.per_source),
+            (Some(Limit::Max(5)), None)
+        );
+        let config = parse_inetd(
+            "7 stream tcp nowait/0/10/2 root:wheel/daemon /bin/cat",
+            "inetd.conf",
+            Dialect::FreeBsd,
+        );
+        assert_eq!(
+            messages(&config),
+            [
+                "inetd.conf:1:21: warning: at most 10 connections per client address per \
+                 minute: superd has no such limit; ignored",
+                "inetd.conf:1:38: warning: login class 'daemon' is not supported by superd; \
+                 ignored"
+            ]
+        );
+        let decl = &config.services[0];
+        assert_eq!(decl.instances, Some(Limit::Unlimited));
+        assert_eq!(decl.per_source, Some(Limit::Max(2)));
+        assert_eq!(decl.group.as_ref().map(|g| g.value.as_str()), Some("wheel"));
+        assert_eq!(
+            bad(
+                Dialect::FreeBsd,
+                "127.0.0.1:7 stream tcp nowait root /bin/cat"
+            ),
+            [
+                "inetd.conf:1:1: error: '127.0.0.1:7': FreeBSD's inetd.conf has no 'host:' \
+              prefix, and UNIX-domain services are not supported by superd"
+            ]
+        );
+    }
+
+    #[test]
+    fn user_and_group_separators() {
+        for (dialect, field, user, group) in [
+            (
+                Dialect::OpenBsd,
+                "nobody.nogroup",
+                "nobody",
+                Some("nogroup"),
+            ),
+            (
+                Dialect::OpenBsd,
+                "nobody:nogroup",
+                "nobody",
+                Some("nogroup"),
+            ),
+            (Dialect::OpenBsd, "a.b:c", "a", Some("b:c")),
+            (Dialect::NetBsd, "a.b:c", "a.b", Some("c")),
+            (Dialect::NetBsd, "nobody", "nobody", None),
+        ] {
+            let d = one(dialect, &format!("7 stream tcp nowait {field} /bin/cat"));
+            assert_eq!(d.user.map(|u| u.value).as_deref(), Some(user), "{field}");
+            assert_eq!(d.group.map(|g| g.value).as_deref(), group, "{field}");
+            assert_eq!(d.groups, Some(true));
+        }
+        assert_eq!(
+            bad(Dialect::OpenBsd, "7 stream tcp nowait nobody. /bin/cat"),
+            [
+                "inetd.conf:1:21: error: invalid user 'nobody.': expected user, user.group or \
+              user:group"
+            ]
+        );
+    }
+
+    #[test]
+    fn host_prefixes_and_host_lines_set_bind() {
+        let config = parse(
+            "127.0.0.1:7001 stream tcp nowait root /bin/cat\n\
+             7002 stream tcp nowait root /bin/cat\n\
+             [::1]:\n\
+             7003 stream tcp6 nowait root /bin/cat\n\
+             127.0.0.2: 7004 stream tcp nowait root /bin/cat\n\
+             7005 stream tcp nowait root /bin/cat\n\
+             *:\n\
+             7006 stream tcp nowait root /bin/cat\n\
+             127.0.0.3,127.0.0.4:7007 stream tcp4 nowait root /bin/cat\n",
+        );
+        assert_eq!(messages(&config), Vec::<String>::new());
+        let binds: Vec<(&str, Option<&str>)> = config
+            .services
+            .iter()
+            .map(|s| (s.id.as_str(), s.bind.as_ref().map(|b| b.value.as_str())))
+            .collect();
+        assert_eq!(
+            binds,
+            [
+                ("7001", Some("127.0.0.1")),
+                ("7002", None),
+                ("7003", Some("::1")),
+                ("7004", Some("127.0.0.2")),
+                ("7005", Some("::1")),
+                ("7006", None),
+                ("7007", Some("127.0.0.3")),
+                ("7007-tcp4", Some("127.0.0.4")),
+            ]
+        );
+        assert_eq!(
+            config.services[2].bind.as_ref().map(|b| b.span.clone()),
+            Some(span(3, 1))
+        );
+        assert_eq!(
+            bad(
+                Dialect::OpenBsd,
+                "127.0.0.1:7 stream tcp6 nowait root /bin/cat"
+            ),
+            ["inetd.conf:1:1: error: listen address 127.0.0.1 does not match protocol tcp6"]
+        );
+        assert_eq!(
+            bad(Dialect::OpenBsd, "127.0.0.1:7 stream tcp nowait root"),
+            [
+                "inetd.conf:1:35: error: incomplete entry: missing the server program (an \
+              inetd.conf entry is: service socket-type protocol wait|nowait user \
+              server-program [arguments])"
+            ]
+        );
+        assert_eq!(
+            bad(
+                Dialect::OpenBsd,
+                "bad_host!:7 stream tcp nowait root /bin/cat"
+            ),
+            [
+                "inetd.conf:1:1: error: invalid listen address 'bad_host!': expected an IPv4 or \
+              IPv6 address or a host name"
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_blank_lines_and_continuations() {
+        let config = parse(
+            "# comment\n\
+             \n\
+             \t \n\
+             7001 stream tcp nowait root\n\
+             \t/bin/echo echo\n  a b\n\
+             # a comment ends the entry\n\
+             \t7002 stream tcp nowait root /bin/cat\r\n\
+             7003 stream tcp nowait root /bin/echo echo #not-a-comment\n",
+        );
+        assert_eq!(
+            messages(&config),
+            [
+                "inetd.conf:9:44: warning: '#not-a-comment' is passed to the server as an \
+              argument; '#' starts a comment only at the beginning of a line"
+            ]
+        );
+        let args: Vec<Vec<String>> = config
+            .services
+            .iter()
+            .map(|s| s.server_args.clone().map(|a| a.value).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                vec!["echo", "a", "b"],
+                vec!["cat"],
+                vec!["echo", "#not-a-comment"]
+            ]
+        );
+        assert_eq!(config.services[1].name, "7002");
+    }
+
+    #[test]
+    fn netbsd_quotes_group_words() {
+        let decl = one(
+            Dialect::NetBsd,
+            "7 stream tcp nowait root /bin/echo echo 'a b' \"c\"",
+        );
+        assert_eq!(
+            decl.server_args.map(|a| a.value),
+            Some(vec!["echo".into(), "a b".into(), "c".into()])
+        );
+        // Elsewhere a quote is an ordinary character, as in openbsd-inetd.
+        let decl = one(
+            Dialect::OpenBsd,
+            "7 stream tcp nowait root /bin/echo echo 'a b'",
+        );
+        assert_eq!(
+            decl.server_args.map(|a| a.value),
+            Some(vec!["echo".into(), "'a".into(), "b'".into()])
+        );
+        assert_eq!(
+            bad(Dialect::NetBsd, "7 stream tcp nowait root /bin/echo 'a"),
+            ["inetd.conf:1:36: error: unclosed quote"]
+        );
+    }
+
+    #[test]
+    fn tcpmux_names_need_freebsd_or_netbsd() {
+        let decl = one(
+            Dialect::FreeBsd,
+            "tcpmux/+date stream tcp nowait root /bin/date date",
+        );
+        assert_eq!(decl.name, "date");
+        assert!(decl.type_flags().tcpmuxplus);
+        let decl = one(
+            Dialect::NetBsd,
+            "tcpmux/date stream tcp nowait root /bin/date date",
+        );
+        assert!(decl.type_flags().tcpmux);
+        assert_eq!(
+            bad(
+                Dialect::OpenBsd,
+                "tcpmux/date stream tcp nowait root /bin/date"
+            ),
+            [
+                "inetd.conf:1:1: error: tcpmux/ services are not part of openbsd-inetd (use \
+              --inetd-dialect freebsd or netbsd)"
+            ]
+        );
+    }
+
+    #[test]
+    fn ids_are_the_name_then_name_protocol_then_numbered() {
+        let config = parse(
+            "echo stream tcp nowait root internal\n\
+             echo dgram udp wait root internal\n\
+             127.0.0.1:echo dgram udp wait root internal\n\
+             echo stream rpc/tcp nowait root /x\n\
+             rstatd/2 dgram rpc/udp wait root /x\n",
+        );
+        let ids: Vec<&str> = config.services.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["echo", "echo-udp", "echo-udp-2", "rstatd"]);
+        assert_eq!(config.rejected.len(), 1);
+        assert_eq!(config.rejected[0].id, "echo-rpc-tcp");
+        assert_eq!(config.rejected[0].name, "echo");
+    }
+
+    #[test]
+    fn a_bad_line_is_rejected_and_the_others_load() {
+        let config = parse(
+            "7001 stream tcp nowait root /bin/cat\n\
+             7002 stream tcp sometimes root /bin/cat\n\
+             7003 rdm tcp nowait root /bin/cat\n\
+             7004 stream tcp,rcvbuf=x nowait root /bin/cat\n\
+             7005 stream tcp,sndbuf=64k nowait root /bin/cat\n",
+        );
+        assert_eq!(
+            messages(&config),
+            [
+                "inetd.conf:2:17: error: expected wait or nowait, found 'sometimes' (the \
+                 openbsd dialect writes a limit as nowait.N)",
+                "inetd.conf:3:6: error: unsupported socket type 'rdm': expected stream or dgram",
+                "inetd.conf:4:17: error: invalid buffer size 'x' in rcvbuf: expected a number \
+                 with an optional k or m suffix",
+                "inetd.conf:5:17: warning: sndbuf is not supported by superd: the listening \
+                 socket keeps the system's buffer size",
+            ]
+        );
+        let ids: Vec<&str> = config.services.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["7001", "7005"]);
+        let rejected: Vec<(&str, u32)> = config
+            .rejected
+            .iter()
+            .map(|r| (r.id.as_str(), r.span.line))
+            .collect();
+        assert_eq!(rejected, [("7002", 2), ("7003", 3), ("7004", 4)]);
+    }
+
+    #[test]
+    fn dialect_names() {
+        for d in [Dialect::OpenBsd, Dialect::FreeBsd, Dialect::NetBsd] {
+            assert_eq!(Dialect::from_name(d.as_str()), Some(d));
+        }
+        assert_eq!(Dialect::from_name("OpenBSD"), Some(Dialect::OpenBsd));
+        assert_eq!(Dialect::from_name("debian"), None);
+        assert_eq!(Dialect::default(), Dialect::OpenBsd);
+    }
+
+    #[test]
+    fn merge_into_applies_xinetd_defaults_and_renames_taken_ids() {
+        let mut main = crate::config::parse_str(
+            "defaults\n{\n\tonly_from = 127.0.0.1\n\tinstances = 7\n}\n\
+             service echo\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n}\n",
+            "xinetd.conf",
+            Path::new("/"),
+        );
+        let inetd = parse(
+            "echo stream tcp nowait root internal\n\
+             7 stream tcp nowait.3 root /bin/cat\n\
+             x y\n",
+        );
+        merge_into(&mut main, inetd);
+        let ids: Vec<&str> = main.services.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["echo", "echo-inetd", "7"]);
+        let inherited = &main.services[2];
+        assert_eq!(inherited.instances, Some(Limit::Max(7)));
+        assert_eq!(inherited.cps, Some((3, 600)));
+        assert_eq!(
+            inherited
+                .only_from
+                .as_ref()
+                .map(|l| l.iter().map(|a| a.value.as_str()).collect::<Vec<_>>()),
+            Some(vec!["127.0.0.1"])
+        );
+        assert_eq!(main.rejected.len(), 1);
+        assert_eq!(main.diagnostics.len(), 1);
+    }
+
+    #[test]
+    fn load_inetd_records_the_file_and_reports_a_missing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("inetd.conf");
+        std::fs::write(&path, "echo stream tcp nowait root internal\n").expect("write");
+        let config = load_inetd(&path, Dialect::OpenBsd).expect("load");
+        assert_eq!(config.files, [path.clone()]);
+        assert_eq!(
+            config.services[0].span.as_ref().map(|s| s.file.to_string()),
+            Some(path.to_string_lossy().into_owned())
+        );
+        let missing = dir.path().join("missing.conf");
+        let err = load_inetd(&missing, Dialect::OpenBsd)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("cannot read configuration file"));
+    }
 }
