@@ -396,4 +396,164 @@ fn limit(l: Limit) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::model::{Span, Spanned};
+
+    /// Every form of every dialect that yields a service.
+    const FORMS: &[(Dialect, &str)] = &[
+        (
+            Dialect::OpenBsd,
+            "echo\tstream\ttcp\tnowait\troot\tinternal\n\
+             echo\tdgram\tudp\twait\troot\tinternal\n\
+             7777 stream tcp4 nowait.10 nobody.nogroup /bin/cat\n\
+             7778 stream tcp6 nowait nobody:nogroup /bin/cat cat -u\n\
+             127.0.0.1:7779 stream tcp nowait root /bin/cat\n\
+             [::1]:7780 stream tcp46 wait root /usr/sbin/x x\n\
+             \t-a -b\n\
+             127.0.0.2,localhost:\n\
+             7781 dgram udp wait root /bin/true\n\
+             *:\n\
+             rusersd/1-3 dgram rpc/udp wait root /usr/sbin/rpc.rusersd rpc.rusersd\n\
+             7782 stream tcp,rcvbuf=64k nowait root /bin/cat\n\
+             discard stream tcp nowait root internal\n\
+             broken\n",
+        ),
+        (
+            Dialect::FreeBsd,
+            "auth stream tcp nowait root internal\n\
+             7001 stream tcp46 nowait/4/10/2 root:wheel/daemon /bin/cat cat\n\
+             tcpmux/+date stream tcp nowait root /bin/date date\n",
+        ),
+        (
+            Dialect::NetBsd,
+            "7002 stream,3:dataready tcp nowait:9 root /bin/echo echo 'a b'\n\
+             tcpmux/date stream tcp nowait root /bin/date date\n",
+        ),
+    ];
+
+    /// The declaration with every span replaced, so two parses of different text compare.
+    fn without_spans(decl: &ServiceDecl) -> ServiceDecl {
+        fn s<T: Clone>(v: &Option<Spanned<T>>) -> Option<Spanned<T>> {
+            let none = Span {
+                file: "".into(),
+                line: 0,
+                col: 0,
+            };
+            v.as_ref().map(|v| Spanned::new(v.value.clone(), none))
+        }
+        ServiceDecl {
+            span: None,
+            r#type: s(&decl.r#type),
+            flags: s(&decl.flags),
+            socket_type: s(&decl.socket_type),
+            protocol: s(&decl.protocol),
+            wait: s(&decl.wait),
+            user: s(&decl.user),
+            group: s(&decl.group),
+            server: s(&decl.server),
+            server_args: s(&decl.server_args),
+            port: s(&decl.port),
+            bind: s(&decl.bind),
+            ..decl.clone()
+        }
+    }
+
+    #[test]
+    fn output_parses_back_to_the_same_services() {
+        for (dialect, text) in FORMS {
+            let config = inetd::parse_inetd(text, "inetd.conf", *dialect);
+            let out = to_xinetd(&config, text);
+            let back = crate::config::parse_str(&out, "out.conf", Path::new("/"));
+            let messages: Vec<String> = back.diagnostics.iter().map(|d| d.to_string()).collect();
+            assert_eq!(messages, Vec::<String>::new(), "{out}");
+            let mut want: Vec<ServiceDecl> = config.services.iter().map(without_spans).collect();
+            // Blanks inside one NetBSD argument cannot be written in xinetd.conf.
+            for decl in &mut want {
+                if let Some(args) = &mut decl.server_args {
+                    args.value = args
+                        .value
+                        .iter()
+                        .flat_map(|a| a.split(' '))
+                        .map(String::from)
+                        .collect();
+                }
+            }
+            let got: Vec<ServiceDecl> = back.services.iter().map(without_spans).collect();
+            assert_eq!(got, want, "{out}");
+        }
+    }
+
+    #[test]
+    fn every_line_fits_80_columns_and_blocks_use_tabs() {
+        for (dialect, text) in FORMS {
+            let config = inetd::parse_inetd(text, "inetd.conf", *dialect);
+            let out = to_xinetd(&config, text);
+            for line in out.lines() {
+                assert!(line.chars().count() <= 80, "too long: {line}");
+                if !line.starts_with(['#', 's', '{', '}']) && !line.is_empty() {
+                    assert!(line.starts_with('\t') && line.contains("= "), "{line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn constructs_whose_meaning_changes_get_a_note() {
+        let (dialect, text) = FORMS[0];
+        let out = to_xinetd(&inetd::parse_inetd(text, "inetd.conf", dialect), text);
+        let joined = out.replace("\n#   ", " ");
+        for needle in [
+            "# line 1: echo stream tcp nowait root internal\n\
+             # NOTE: 'tcp': openbsd-inetd opens two sockets (IPv4 and IPv6); here one IPv6 \
+             socket also takes IPv4 clients, so the server sees them as ::ffff:a.b.c.d\n\
+             service echo\n{\n\ttype\t\t= INTERNAL\n\tflags\t\t= IPv4 IPv6\n",
+            "# NOTE: 'nowait.10': inetd starts at most 10 servers per 60 seconds, then stops \
+             the service for 10 minutes; xinetd counts per second, so 'cps = 10 600' stops it \
+             only when more than 10 connections arrive within one second\n",
+            "\tcps\t\t= 10 600\n",
+            "# NOTE: 'bind = 127.0.0.1' comes from the address prefix of this line\n",
+            "# NOTE: 'tcp46': one IPv6 socket that also takes IPv4 clients as ::ffff:a.b.c.d, \
+             as inetd does ('v6only = no')\n",
+            "# line 6: [::1]:7780 stream tcp46 wait root /usr/sbin/x x -a -b\n",
+            "# NOTE: 'bind = 127.0.0.2' comes from the 'host:' line 8\n",
+            "# NOTE: 'bind = localhost' comes from the 'host:' line 8; inetd listens on every \
+             address of a host name, xinetd on the first only\n",
+            "\tid\t\t= 7781-udp\n",
+            "# NOTE: RPC services are not supported by superd yet",
+            "\trpc_version\t= 1-3\n",
+            "# NOTE: 'tcp,rcvbuf=64k': socket buffer sizes (sndbuf, rcvbuf) have no xinetd \
+             equivalent and are dropped\n",
+            "# line 14 was not converted:\n#\tbroken\n# ERROR: incomplete entry: missing the \
+             socket type",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in\n{out}");
+        }
+        // discard is built into superd: no note about it.
+        assert!(!joined.contains("no internal discard"));
+
+        let (dialect, text) = FORMS[1];
+        let out = to_xinetd(&inetd::parse_inetd(text, "inetd.conf", dialect), text);
+        let joined = out.replace("\n#   ", " ");
+        for needle in [
+            "# NOTE: superd has no internal auth service",
+            "FreeBSD's limit on connections per client address per minute has no xinetd \
+             equivalent and is dropped",
+            "the FreeBSD login class has no xinetd equivalent and is dropped",
+            "\tinstances\t= 4\n\tper_source\t= 2\n",
+            "# NOTE: TCPMUX services are not supported by superd yet",
+            "\ttype\t\t= TCPMUXPLUS\n",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in\n{out}");
+        }
+
+        let (dialect, text) = FORMS[2];
+        let out = to_xinetd(&inetd::parse_inetd(text, "inetd.conf", dialect), text);
+        let joined = out.replace("\n#   ", " ");
+        for needle in [
+            "NetBSD's accept limit becomes 'instances'",
+            "'tcp' means IPv4 only in this inetd dialect, hence 'flags = IPv4'",
+            "an argument is empty or contains blanks",
+        ] {
+            assert!(joined.contains(needle), "missing {needle:?} in\n{out}");
+        }
+    }
 }
