@@ -1483,7 +1483,7 @@ mod tests {
         let path = dir.path().join("inetd.conf");
         std::fs::write(&path, "echo stream tcp nowait root internal\n").expect("write");
         let config = load_inetd(&path, Dialect::OpenBsd).expect("load");
-        assert_eq!(config.files, [path.clone()]);
+        assert_eq!(config.files, std::slice::from_ref(&path));
         assert_eq!(
             config.services[0].span.as_ref().map(|s| s.file.to_string()),
             Some(path.to_string_lossy().into_owned())
