@@ -22,6 +22,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::config::inetd::Dialect;
 use crate::config::model::Facility;
 use crate::suggest::edit_distance;
 use Action as A;
@@ -34,6 +35,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const DEFAULT_CONFIG: &str = "/etc/xinetd.conf";
 /// Default state dump file, written on SIGUSR1 (`--dump-file`).
 pub const DEFAULT_DUMP_FILE: &str = "/run/superd.dump";
+/// What `-inetd_compat` reads, after the xinetd configuration.
+pub const INETD_CONF: &str = "/etc/inetd.conf";
 /// Default services database (`--services-file`).
 pub const DEFAULT_SERVICES_FILE: &str = "/etc/services";
 /// Default syslog socket (`--syslog-socket`).
@@ -54,6 +57,20 @@ pub enum Command {
     Help,
     /// `-version`, `--version` / `-V`: print [`version_text`] and exit successfully.
     Version,
+    /// `superd convert [--from inetd] [--inetd-dialect D] FILE`: print FILE as xinetd.conf.
+    Convert {
+        from: ConvertFrom,
+        file: PathBuf,
+        dialect: Dialect,
+    },
+}
+
+/// The formats `superd convert --from` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConvertFrom {
+    /// inetd.conf, in the dialect given by `--inetd-dialect`.
+    #[default]
+    Inetd,
 }
 
 /// Where superd's own messages (not the services' log records) go.
@@ -89,8 +106,14 @@ pub struct Opts {
     pub logprocs: Option<u32>,
     /// `-cc N`, `--cc`: xinetd's consistency-check interval in seconds; accepted, no effect.
     pub cc: Option<u32>,
-    /// `-inetd_compat`, `--inetd-compat`: also read /etc/inetd.conf after the xinetd files.
+    /// `-inetd_compat`, `--inetd-compat`: also read /etc/inetd.conf after the xinetd files
+    /// (it is added to `inetd_conf`).
     pub inetd_compat: bool,
+    /// `--inetd-conf FILE` (repeatable) and `-inetd_compat`: inetd.conf files to read after the
+    /// xinetd configuration, in command-line order, each once.
+    pub inetd_conf: Vec<PathBuf>,
+    /// `--inetd-dialect NAME`: how `inetd_conf` files are read. Default: openbsd.
+    pub inetd_dialect: Dialect,
     /// `--dump-file FILE`: where SIGUSR1 writes the state dump. Default `/run/superd.dump`.
     pub dump_file: PathBuf,
     /// `--services-file FILE`: where service names are looked up. Default `/etc/services`.
@@ -115,6 +138,8 @@ impl Default for Opts {
             logprocs: None,
             cc: None,
             inetd_compat: false,
+            inetd_conf: Vec::new(),
+            inetd_dialect: Dialect::OpenBsd,
             dump_file: PathBuf::from(DEFAULT_DUMP_FILE),
             services_file: PathBuf::from(DEFAULT_SERVICES_FILE),
             syslog_socket: PathBuf::from(DEFAULT_SYSLOG_SOCKET),
@@ -156,6 +181,18 @@ pub enum CliError {
     /// A facility name `Facility::from_name` does not know.
     #[error("invalid syslog facility '{value}' for '{option}': expected one of {FACILITY_NAMES}")]
     BadFacility { option: String, value: String },
+    /// `--inetd-dialect` with a name [`Dialect::from_name`] does not know.
+    #[error(
+        "invalid inetd dialect '{value}' for '{option}': expected one of {}",
+        Dialect::NAMES
+    )]
+    BadDialect { option: String, value: String },
+    /// `convert --from` with a format superd cannot convert.
+    #[error("invalid value '{value}' for '{option}': superd converts only from inetd")]
+    BadConvertFrom { option: String, value: String },
+    /// `convert` without exactly one FILE.
+    #[error("{0}: usage is superd convert [--from inetd] [--inetd-dialect DIALECT] FILE")]
+    ConvertFile(String),
     /// A number that does not parse or is out of range.
     #[error(
         "invalid value '{value}' for '{option}': expected a whole number from {min} to {}",
@@ -196,6 +233,8 @@ enum Action {
     Logprocs,
     Cc,
     InetdCompat,
+    InetdConf,
+    InetdDialect,
     InetdIpv6,
     Check,
     DumpFile,
@@ -279,8 +318,27 @@ const SECTIONS: &[Section] = &[
                 arity: Flag,
                 action: A::InetdCompat,
                 default: None,
-                help: "Also read /etc/inetd.conf, after the xinetd configuration. Not implemented \
-                 yet (issue 4): accepted, and a notice is logged.",
+                help: "Also read /etc/inetd.conf, after the xinetd configuration (as \
+                 --inetd-conf /etc/inetd.conf). Not wired into loading yet (issue 4): accepted, \
+                 and a notice is logged.",
+            },
+            Spec {
+                names: &["--inetd-conf"],
+                arity: Value("FILE"),
+                action: A::InetdConf,
+                default: None,
+                help: "Also read FILE, in inetd.conf format, after the xinetd configuration. May \
+                 be repeated. Not wired into loading yet (issue 4): accepted, and a notice is \
+                 logged; 'superd convert FILE' shows what it would serve.",
+            },
+            Spec {
+                names: &["--inetd-dialect"],
+                arity: Value("DIALECT"),
+                action: A::InetdDialect,
+                default: Some("openbsd"),
+                help: "How inetd.conf files are read: openbsd (Debian's openbsd-inetd: plain \
+                 tcp is IPv4 and IPv6, nowait.N), freebsd (tcp is IPv4, nowait/N/N/N) or netbsd \
+                 (tcp is IPv4, nowait:N).",
             },
             Spec {
                 names: &["-inetd_ipv6", "--inetd-ipv6"],
@@ -429,6 +487,9 @@ fn lookup(name: &str) -> Option<&'static Spec> {
 /// error before them wins and anything after them is not examined. When an option is repeated,
 /// the last value counts. A value may start with `-` (`-f -weird.conf` reads `-weird.conf`).
 pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
+    if args.first().is_some_and(|a| a == "convert") {
+        return parse_convert(&args[1..]);
+    }
     let mut opts = Opts::default();
     let mut check = false;
     // The spelling that chose syslog or a file for superd's own messages, for the conflict error.
@@ -498,6 +559,10 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
             A::Pidfile => opts.pidfile = Some(path(option, spec, value)?),
             A::InetdCompat => {
                 opts.inetd_compat = true;
+                let path = PathBuf::from(INETD_CONF);
+                if !opts.inetd_conf.contains(&path) {
+                    opts.inetd_conf.push(path);
+                }
                 notice(
                     &mut opts,
                     format!(
@@ -506,6 +571,20 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
                     ),
                 );
             }
+            A::InetdConf => {
+                let path = path(option, spec, value)?;
+                if !opts.inetd_conf.contains(&path) {
+                    opts.inetd_conf.push(path);
+                }
+                notice(
+                    &mut opts,
+                    format!(
+                        "option '{option}' is accepted but not wired into loading yet (issue 4): \
+                         inetd.conf files are not read"
+                    ),
+                );
+            }
+            A::InetdDialect => opts.inetd_dialect = dialect(option, value)?,
             A::InetdIpv6 => notice(
                 &mut opts,
                 format!("option '{option}' is accepted but has no effect until inetd.conf support (issue 4)"),
@@ -571,6 +650,87 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
         Command::Check(opts)
     } else {
         Command::Run(opts)
+    })
+}
+
+/// `superd convert [--from inetd] [--inetd-dialect DIALECT] FILE` (options in any order, a
+/// value after a space or `=`, `--` before a FILE that starts with a dash).
+fn parse_convert(args: &[OsString]) -> Result<Command, CliError> {
+    let mut from = ConvertFrom::Inetd;
+    let mut dialect_choice = Dialect::OpenBsd;
+    let mut file: Option<PathBuf> = None;
+    let mut rest = args.iter();
+    let mut options_done = false;
+    while let Some(arg) = rest.next() {
+        let text = arg.to_string_lossy();
+        if !options_done && text == "--" {
+            options_done = true;
+            continue;
+        }
+        if options_done || !text.starts_with('-') || text == "-" {
+            if file.is_some() {
+                return Err(CliError::ConvertFile(format!(
+                    "unexpected second FILE '{text}'"
+                )));
+            }
+            if arg.is_empty() {
+                return Err(CliError::ConvertFile("empty FILE".to_string()));
+            }
+            file = Some(PathBuf::from(arg));
+            continue;
+        }
+        let (name, inline) = match text.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(OsString::from(v))),
+            None => (text.to_string(), None),
+        };
+        if name == "-h" || name == "--help" {
+            return Ok(Command::Help);
+        }
+        let metavar = match name.as_str() {
+            "--from" => "FORMAT",
+            "--inetd-dialect" => "DIALECT",
+            _ => {
+                return Err(CliError::UnknownOption {
+                    option: name,
+                    suggestion: None,
+                })
+            }
+        };
+        let value = match inline.or_else(|| rest.next().cloned()) {
+            Some(v) => v,
+            None => {
+                return Err(CliError::MissingValue {
+                    option: name,
+                    metavar,
+                })
+            }
+        };
+        if name == "--from" {
+            if value != "inetd" {
+                return Err(CliError::BadConvertFrom {
+                    option: name,
+                    value: lossy(&value),
+                });
+            }
+            from = ConvertFrom::Inetd;
+        } else {
+            dialect_choice = dialect(&name, &value)?;
+        }
+    }
+    match file {
+        Some(file) => Ok(Command::Convert {
+            from,
+            file,
+            dialect: dialect_choice,
+        }),
+        None => Err(CliError::ConvertFile("missing FILE".to_string())),
+    }
+}
+
+fn dialect(option: &str, value: &OsStr) -> Result<Dialect, CliError> {
+    Dialect::from_name(&lossy(value)).ok_or_else(|| CliError::BadDialect {
+        option: option.to_string(),
+        value: lossy(value),
     })
 }
 
@@ -666,6 +826,7 @@ pub fn usage() -> String {
          The extended Internet services daemon: a drop-in replacement for xinetd.\n\
          \n\
          Usage: superd [OPTION]...\n\
+         \x20      superd convert [--from inetd] [--inetd-dialect=DIALECT] FILE\n\
          \n",
         version_text()
     );
@@ -674,7 +835,9 @@ pub fn usage() -> String {
         "  ",
         "superd listens on the ports of the services its configuration enables and starts \
          the matching server for each request (or answers it itself, for the internal \
-         services). It reads xinetd's configuration format and accepts xinetd's options.",
+         services). It reads xinetd's configuration format and accepts xinetd's options. \
+         'superd convert FILE' prints the inetd.conf FILE as xinetd.conf text, with a note \
+         wherever the meaning changes.",
     );
 
     for section in SECTIONS {
@@ -988,6 +1151,112 @@ mod tests {
                 )]
             );
         }
+    }
+
+    #[test]
+    fn inetd_compat_adds_etc_inetd_conf_once() {
+        let opts = run(&["-inetd_compat", "--inetd-conf", "/a.conf", "--inetd-compat"]);
+        assert_eq!(
+            opts.inetd_conf,
+            [PathBuf::from("/etc/inetd.conf"), PathBuf::from("/a.conf")]
+        );
+    }
+
+    #[test]
+    fn inetd_conf_is_repeatable_in_order_with_notice() {
+        let opts = run(&[
+            "--inetd-conf",
+            "/b.conf",
+            "--inetd-conf=/a.conf",
+            "--inetd-conf=/b.conf",
+        ]);
+        assert_eq!(
+            opts.inetd_conf,
+            [PathBuf::from("/b.conf"), PathBuf::from("/a.conf")]
+        );
+        assert_eq!(
+            opts.notices,
+            [
+                "option '--inetd-conf' is accepted but not wired into loading yet (issue 4): \
+              inetd.conf files are not read"
+            ]
+        );
+        assert_eq!(
+            err(&["--inetd-conf="]),
+            "option '--inetd-conf' requires a non-empty FILE"
+        );
+    }
+
+    #[test]
+    fn inetd_dialect_names_and_errors() {
+        assert_eq!(run(&[]).inetd_dialect, Dialect::OpenBsd);
+        assert_eq!(
+            run(&["--inetd-dialect", "freebsd"]).inetd_dialect,
+            Dialect::FreeBsd
+        );
+        assert_eq!(
+            run(&["--inetd-dialect=NetBSD"]).inetd_dialect,
+            Dialect::NetBsd
+        );
+        assert!(run(&["--inetd-dialect=netbsd"]).notices.is_empty());
+        assert_eq!(
+            err(&["--inetd-dialect", "debian"]),
+            "invalid inetd dialect 'debian' for '--inetd-dialect': expected one of openbsd, \
+             freebsd, netbsd"
+        );
+    }
+
+    #[test]
+    fn convert_takes_one_file_and_optional_format_and_dialect() {
+        let convert = |words: &[&str]| parse(&args(words));
+        assert_eq!(
+            convert(&["convert", "/etc/inetd.conf"]),
+            Ok(Command::Convert {
+                from: ConvertFrom::Inetd,
+                file: PathBuf::from("/etc/inetd.conf"),
+                dialect: Dialect::OpenBsd,
+            })
+        );
+        assert_eq!(
+            convert(&[
+                "convert",
+                "--inetd-dialect=freebsd",
+                "x.conf",
+                "--from",
+                "inetd"
+            ]),
+            Ok(Command::Convert {
+                from: ConvertFrom::Inetd,
+                file: PathBuf::from("x.conf"),
+                dialect: Dialect::FreeBsd,
+            })
+        );
+        assert_eq!(
+            convert(&["convert", "--", "-odd.conf"]),
+            Ok(Command::Convert {
+                from: ConvertFrom::Inetd,
+                file: PathBuf::from("-odd.conf"),
+                dialect: Dialect::OpenBsd,
+            })
+        );
+        assert_eq!(convert(&["convert", "--help"]), Ok(Command::Help));
+        let usage = "usage is superd convert [--from inetd] [--inetd-dialect DIALECT] FILE";
+        assert_eq!(err(&["convert"]), format!("missing FILE: {usage}"));
+        assert_eq!(
+            err(&["convert", "a", "b"]),
+            format!("unexpected second FILE 'b': {usage}")
+        );
+        assert_eq!(
+            err(&["convert", "--from=xinetd", "a"]),
+            "invalid value 'xinetd' for '--from': superd converts only from inetd"
+        );
+        assert_eq!(err(&["convert", "-d", "a"]), "unknown option '-d'");
+        assert_eq!(
+            err(&["convert", "a", "--inetd-dialect"]),
+            "option '--inetd-dialect' requires a value (DIALECT)"
+        );
+        // Only as the first word: elsewhere it is an operand, which superd refuses.
+        assert!(err(&["-d", "convert"]).starts_with("unexpected argument 'convert'"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod access;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod convert;
 pub mod internal;
 pub mod limits;
 pub mod listen;

@@ -22,6 +22,7 @@
 //! xinetd silently does something harmful, superd reports an error instead; the differences are
 //! listed in the README and in the tests named `*_unlike_xinetd`.
 
+pub mod inetd;
 pub mod model;
 
 mod attrs;
