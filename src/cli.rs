@@ -319,8 +319,7 @@ const SECTIONS: &[Section] = &[
                 action: A::InetdCompat,
                 default: None,
                 help: "Also read /etc/inetd.conf, after the xinetd configuration (as \
-                 --inetd-conf /etc/inetd.conf). Not wired into loading yet (issue 4): accepted, \
-                 and a notice is logged.",
+                 --inetd-conf /etc/inetd.conf; a missing file is only a warning).",
             },
             Spec {
                 names: &["--inetd-conf"],
@@ -328,8 +327,7 @@ const SECTIONS: &[Section] = &[
                 action: A::InetdConf,
                 default: None,
                 help: "Also read FILE, in inetd.conf format, after the xinetd configuration. May \
-                 be repeated. Not wired into loading yet (issue 4): accepted, and a notice is \
-                 logged; 'superd convert FILE' shows what it would serve.",
+                 be repeated. 'superd convert FILE' shows what it serves, as xinetd.conf.",
             },
             Spec {
                 names: &["--inetd-dialect"],
@@ -563,32 +561,17 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
                 if !opts.inetd_conf.contains(&path) {
                     opts.inetd_conf.push(path);
                 }
-                notice(
-                    &mut opts,
-                    format!(
-                        "option '{option}' is accepted but not implemented yet (issue 4): \
-                         /etc/inetd.conf is not read"
-                    ),
-                );
             }
             A::InetdConf => {
                 let path = path(option, spec, value)?;
                 if !opts.inetd_conf.contains(&path) {
                     opts.inetd_conf.push(path);
                 }
-                notice(
-                    &mut opts,
-                    format!(
-                        "option '{option}' is accepted but not wired into loading yet (issue 4): \
-                         inetd.conf files are not read"
-                    ),
-                );
             }
             A::InetdDialect => opts.inetd_dialect = dialect(option, value)?,
-            A::InetdIpv6 => notice(
-                &mut opts,
-                format!("option '{option}' is accepted but has no effect until inetd.conf support (issue 4)"),
-            ),
+            // Debian's xinetd binds inetd.conf services to IPv6 with it; superd's inetd.conf
+            // services are dual-stack already (openbsd dialect), so it changes nothing.
+            A::InetdIpv6 => {}
             A::Syslog => {
                 if let Some(first) = &filelog_option {
                     return Err(conflict(first, option));
@@ -1136,20 +1119,12 @@ mod tests {
     }
 
     #[test]
-    fn inetd_compat_in_both_spellings_with_notice() {
-        for (word, spelling) in [
-            ("-inetd_compat", "-inetd_compat"),
-            ("--inetd-compat", "--inetd-compat"),
-        ] {
+    fn inetd_compat_in_both_spellings() {
+        for word in ["-inetd_compat", "--inetd-compat"] {
             let opts = run(&[word]);
             assert!(opts.inetd_compat);
-            assert_eq!(
-                opts.notices,
-                [format!(
-                    "option '{spelling}' is accepted but not implemented yet (issue 4): \
-                     /etc/inetd.conf is not read"
-                )]
-            );
+            assert!(opts.notices.is_empty());
+            assert_eq!(opts.inetd_conf, [PathBuf::from("/etc/inetd.conf")]);
         }
     }
 
@@ -1163,7 +1138,7 @@ mod tests {
     }
 
     #[test]
-    fn inetd_conf_is_repeatable_in_order_with_notice() {
+    fn inetd_conf_is_repeatable_in_order() {
         let opts = run(&[
             "--inetd-conf",
             "/b.conf",
@@ -1174,13 +1149,7 @@ mod tests {
             opts.inetd_conf,
             [PathBuf::from("/b.conf"), PathBuf::from("/a.conf")]
         );
-        assert_eq!(
-            opts.notices,
-            [
-                "option '--inetd-conf' is accepted but not wired into loading yet (issue 4): \
-              inetd.conf files are not read"
-            ]
-        );
+        assert!(opts.notices.is_empty());
         assert_eq!(
             err(&["--inetd-conf="]),
             "option '--inetd-conf' requires a non-empty FILE"
@@ -1304,10 +1273,10 @@ mod tests {
 
     #[test]
     fn notices_appear_once_and_in_order() {
-        let opts = run(&["-cc", "5", "-inetd_compat", "-cc", "9", "-inetd_compat"]);
+        let opts = run(&["-cc", "5", "-logprocs", "3", "-cc", "9", "-logprocs", "3"]);
         assert_eq!(opts.notices.len(), 2);
         assert!(opts.notices[0].starts_with("option '-cc'"));
-        assert!(opts.notices[1].starts_with("option '-inetd_compat'"));
+        assert!(opts.notices[1].starts_with("option '-logprocs'"));
         assert_eq!(opts.cc, Some(9));
     }
 

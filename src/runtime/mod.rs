@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::cli::{self, Command, Opts, OwnLog};
-use crate::config;
 use crate::config::model::{Level, Severity};
+use crate::config::{self, inetd, inetd::Dialect, model::Diagnostic};
 use crate::table::{self, ServiceTable, System};
 use logging::Logs;
 
@@ -35,6 +35,11 @@ pub struct Settings {
     pub limit: Option<u32>,
     pub dump_file: PathBuf,
     pub pidfile: Option<PathBuf>,
+    /// inetd.conf files read after the xinetd configuration (`--inetd-conf`, `-inetd_compat`).
+    pub inetd_conf: Vec<PathBuf>,
+    pub inetd_dialect: Dialect,
+    /// Whether `-inetd_compat` asked for /etc/inetd.conf (a missing one is then only a warning).
+    pub inetd_compat: bool,
 }
 
 impl Settings {
@@ -48,6 +53,13 @@ impl Settings {
             limit: opts.limit,
             dump_file: absolute(&base_dir, &opts.dump_file),
             pidfile: opts.pidfile.as_ref().map(|p| absolute(&base_dir, p)),
+            inetd_conf: opts
+                .inetd_conf
+                .iter()
+                .map(|p| absolute(&base_dir, p))
+                .collect(),
+            inetd_dialect: opts.inetd_dialect,
+            inetd_compat: opts.inetd_compat,
             base_dir,
         }
     }
@@ -63,7 +75,18 @@ fn absolute(base: &Path, p: &Path) -> PathBuf {
 
 /// Loads the configuration and builds the table. `Err` only when the main file cannot be read.
 pub fn load_table(settings: &Settings) -> Result<(ServiceTable, System), String> {
-    let cfg = config::load(&settings.config_file, &settings.base_dir).map_err(|e| e.to_string())?;
+    let mut cfg =
+        config::load(&settings.config_file, &settings.base_dir).map_err(|e| e.to_string())?;
+    for path in &settings.inetd_conf {
+        match inetd::load_inetd(path, settings.inetd_dialect) {
+            Ok(c) => inetd::merge_into(&mut cfg, c),
+            // The /etc/inetd.conf that -inetd_compat implies may well not exist.
+            Err(e) if settings.inetd_compat && path == Path::new("/etc/inetd.conf") => cfg
+                .diagnostics
+                .push(Diagnostic::warning(None, e.to_string())),
+            Err(e) => cfg.diagnostics.push(Diagnostic::error(None, e.to_string())),
+        }
+    }
     let (system, warning) = System::from_machine(&settings.services_file);
     let mut table = table::build(&cfg, &system);
     if let Some(w) = warning {
@@ -91,6 +114,11 @@ pub fn main_entry(args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check(opts) => check(&opts),
+        Command::Convert {
+            from,
+            file,
+            dialect,
+        } => crate::convert::run_convert(from, &file, dialect),
         Command::Run(opts) => run(opts),
     }
 }

@@ -1,8 +1,5 @@
-//! inetd.conf through `superd convert`: every form converts, the output passes `superd --check`,
-//! and a converted file is served (an internal echo and `/bin/cat`) over loopback.
-//!
-//! Loading `--inetd-conf` directly is wired in `runtime`; until then these tests serve the
-//! converted text, which is the same `Config` by the round-trip unit test in `convert`.
+//! inetd.conf: `superd convert` turns every form into xinetd.conf that passes `superd --check`
+//! and is served; `--inetd-conf` serves the entries directly, next to xinetd services.
 use std::time::Duration;
 
 use crate::harness::*;
@@ -179,4 +176,32 @@ fn converted_inetd_conf_serves_internal_echo_and_cat_on_loopback() {
     assert_eq!(tcp_exchange(cat, b"meow\n"), b"meow\n");
     let log = d.wait_log("Started working", Duration::from_secs(1));
     assert!(!log.contains("error"), "{log}");
+}
+
+/// `--inetd-conf` serves inetd.conf entries directly, after the xinetd configuration and with
+/// its `defaults`.
+#[test]
+fn inetd_conf_entries_are_served_next_to_xinetd_services() {
+    let (p_cat, p_day) = (free_port(), free_port());
+    let d = Daemon::prepare(&format!(
+        "{LOG_DEFAULTS}service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = {p_day}\n\tbind = 127.0.0.1\n}}\n"
+    ));
+    let inetd = d.write(
+        "inetd.conf",
+        &format!("# a classic line, argv[0] first\n127.0.0.1:{p_cat} stream tcp nowait root /bin/cat cat\n"),
+    );
+    let d = d.launch(&["--inetd-conf", inetd.to_str().unwrap()]);
+    assert_eq!(
+        tcp_exchange(p_cat, b"from inetd.conf\n"),
+        b"from inetd.conf\n"
+    );
+    assert_eq!(tcp_exchange(p_day, b"").len(), 26);
+    // The defaults block applies to inetd.conf entries too: their START lines are logged.
+    d.wait_file("svc.log", "START: ", Duration::from_secs(5));
+    let log = d.read("svc.log");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("START:") && l.contains(" pid=") && !l.contains("daytime")),
+        "{log}"
+    );
 }
