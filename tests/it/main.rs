@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod config;
 mod external;
+mod hosts_access;
 mod internal;
 mod lifecycle;
 mod logging;

@@ -7,10 +7,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::rules::{self, Rules};
+use super::rules::{self, Diagnostic, Rules};
 
 /// Reads and parses a rules file. A missing file is an empty one; a file that exists but cannot
-/// be read gives `Rules::unreadable`.
+/// be read gives a `Rules::fault`.
 pub fn load(path: &Path) -> Rules {
     match std::fs::read(path) {
         Ok(bytes) => rules::parse(path, &String::from_utf8_lossy(&bytes)),
@@ -20,7 +20,12 @@ pub fn load(path: &Path) -> Rules {
         },
         Err(e) => Rules {
             path: path.to_path_buf(),
-            unreadable: Some(format!("cannot open {}: {e}", path.display())),
+            fault: Some(Diagnostic {
+                path: path.to_path_buf(),
+                line: 0,
+                error: true,
+                message: format!("cannot open: {e}"),
+            }),
             ..Rules::default()
         },
     }
@@ -108,7 +113,7 @@ mod tests {
         let path = dir.path().join("hosts.allow");
         let mut f = HostsFile::new(&path);
         assert!(f.current().rules.is_empty());
-        assert!(f.current().unreadable.is_none());
+        assert!(f.current().fault.is_none());
         assert!(!f.refresh());
 
         std::fs::write(&path, "ALL: ALL\n").unwrap();
@@ -133,6 +138,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A directory cannot be read as a file: not "missing".
         let r = load(dir.path());
-        assert!(r.unreadable.is_some());
+        assert!(r.fault.is_some());
     }
 }

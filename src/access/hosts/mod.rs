@@ -15,7 +15,6 @@
 //!   reachable through `unsafe` FFI. Debian's libwrap supports netgroups.
 //! - A rule with a bad option denies without running the options written before the bad one
 //!   (libwrap would already have run, say, a `spawn`).
-//! - A rule longer than 8191 bytes is skipped whole; libwrap would parse its tail as a new rule.
 //! - `/file` patterns nested more than 8 deep match nothing (libwrap recurses without bound).
 
 pub mod file;
@@ -86,8 +85,11 @@ impl Needs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Matched<'a> {
     pub path: &'a Path,
-    /// `None` when the file as a whole decided (an unreadable hosts.deny denies everyone).
+    /// `None` when the file's fault decided (an unreadable or truncated hosts.deny denies
+    /// everyone no earlier rule matched); see `Rules::fault`.
     pub rule: Option<&'a Rule>,
+    /// Why the file decided without a rule.
+    pub fault: Option<&'a Diagnostic>,
 }
 
 impl<'a> Matched<'a> {
@@ -117,10 +119,7 @@ impl<'a> Matched<'a> {
                 .as_ref()
                 .err()
                 .map(|e| format!("{}:{}: error: {e}", self.path.display(), rule.line)),
-            None => Some(format!(
-                "{}: error: cannot be read, denying",
-                self.path.display()
-            )),
+            None => self.fault.map(Diagnostic::to_string),
         }
     }
 }
@@ -164,41 +163,32 @@ pub fn check<'a>(
             })
         })
     };
-    // An unreadable allow file grants nobody; an unreadable deny file denies everybody.
-    if allow.unreadable.is_none() {
-        if let Some(rule) = first(allow) {
-            return decide(
-                Matched {
-                    path: &allow.path,
-                    rule: Some(rule),
-                },
-                true,
-            );
-        }
-    }
-    if deny.unreadable.is_some() {
-        return Verdict::Deny(Some(Matched {
-            path: &deny.path,
-            rule: None,
-        }));
+    // A faulty allow file grants nobody past its fault; a faulty deny file denies everybody.
+    let hit = |rules: &'a Rules, rule| Matched {
+        path: &rules.path,
+        rule: Some(rule),
+        fault: None,
+    };
+    if let Some(rule) = first(allow) {
+        return decide(hit(allow, rule), true);
     }
     match first(deny) {
-        Some(rule) => decide(
-            Matched {
-                path: &deny.path,
-                rule: Some(rule),
-            },
-            false,
-        ),
+        Some(rule) => decide(hit(deny, rule), false),
+        None if deny.fault.is_some() => Verdict::Deny(Some(Matched {
+            path: &deny.path,
+            rule: None,
+            fault: deny.fault.as_ref(),
+        })),
         None => Verdict::Allow(None),
     }
 }
 
-/// A matched rule grants if it is in hosts.allow, unless its options say otherwise.
+/// A matched rule grants if it is in hosts.allow, unless its options say otherwise; `twist`
+/// hands the connection over in either file.
 fn decide(m: Matched<'_>, in_allow: bool) -> Verdict<'_> {
     let grant = match m.rule.map(|r| &r.options) {
         Some(Ok(opts)) => match opts.last() {
-            Some(RuleOption::Allow) => true,
+            Some(RuleOption::Allow | RuleOption::Twist(_)) => true,
             Some(RuleOption::Deny) => false,
             _ => in_allow,
         },
@@ -372,13 +362,18 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_files() {
+    fn faulty_files() {
+        // A last line without its newline ends the file with a fault.
         let c = client("127.0.0.1");
-        let bad = Rules {
-            path: "/etc/hosts.x".into(),
-            unreadable: Some("EACCES".into()),
-            ..Rules::default()
-        };
+        let bad = rules::parse(Path::new("/etc/hosts.x"), "sshd: ALL\nALL: 127.0.0.2");
+        let none = Rules::default();
+        let v = check(&none, &bad, &c, &server("echo"));
+        assert_eq!(
+            v.matched().unwrap().error().unwrap(),
+            "/etc/hosts.x:1: error: missing newline or line too long"
+        );
+        let v = check(&none, &bad, &c, &server("sshd"));
+        assert_eq!(v.matched().unwrap().rule.unwrap().line, 1);
         let grant = rules::parse(Path::new("a"), "ALL: ALL\n");
         assert!(check(&bad, &Rules::default(), &c, &server("echo")).allowed());
         assert!(check(&grant, &bad, &c, &server("echo")).allowed());

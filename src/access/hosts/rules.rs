@@ -3,9 +3,10 @@
 //! Lines are read as libwrap reads them: a backslash before the newline joins the next line
 //! (nothing is inserted), a line whose first character is `#` or that holds only blanks is
 //! skipped, and the rule is `daemons : clients [: options]` split at the first two colons that
-//! are not inside `[...]`. A line without a colon, and a last line without its newline, are
-//! skipped with a warning, as libwrap skips them; bad options make the rule deny when it matches
-//! (libwrap finds them only then). Line numbers are libwrap's: a continued rule carries the
+//! are not inside `[...]`. A line without a colon is skipped with a warning; a line without its
+//! newline (the last one) or longer than libwrap's buffer ends the file with a fault (see
+//! `Rules::fault`); bad options make the rule deny when it matches (libwrap finds them only
+//! then). Line numbers are libwrap's: a continued rule carries the
 //! number of its last physical line.
 
 use std::fmt;
@@ -25,9 +26,11 @@ pub struct Rules {
     pub rules: Vec<Rule>,
     /// Problems found while reading, to log once per (re)load.
     pub diagnostics: Vec<Diagnostic>,
-    /// Set when the file exists but could not be read: libwrap then denies everyone if it is
-    /// the deny file, and ignores it if it is the allow file.
-    pub unreadable: Option<String>,
+    /// Set when the file could not be read to its end: it exists but cannot be opened, or a
+    /// line lacks its newline (the last one, usually) or is too long. Reading stops there, and
+    /// a client that no earlier rule matched meets an error, as in libwrap: hosts.deny then
+    /// denies everyone, hosts.allow grants nobody (the deny file decides).
+    pub fault: Option<Diagnostic>,
     pub(super) needs: super::Needs,
 }
 
@@ -119,9 +122,10 @@ pub fn parse(path: &Path, text: &str) -> Rules {
     };
     for (line, text) in logical_lines(text) {
         if !text.ends_with('\n') || text.len() > MAX_RULE {
-            let d = out.diagnostic(line, false, "missing newline or line too long".into());
-            out.diagnostics.push(d);
-            continue;
+            let d = out.diagnostic(line, true, "missing newline or line too long".into());
+            out.diagnostics.push(d.clone());
+            out.fault = Some(d);
+            break;
         }
         if text.starts_with('#') || text.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
             continue;
@@ -265,7 +269,7 @@ mod tests {
         assert_eq!(r.diagnostics.len(), 1); // the last line has no newline
         assert_eq!(
             r.diagnostics[0].to_string(),
-            "hosts.allow:7: warning: missing newline or line too long"
+            "hosts.allow:7: error: missing newline or line too long"
         );
     }
 
