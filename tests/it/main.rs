@@ -7,6 +7,7 @@ mod access;
 mod cli;
 mod config;
 mod external;
+mod hosts_access;
 mod inetd;
 mod internal;
 mod lifecycle;
