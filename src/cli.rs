@@ -41,6 +41,9 @@ pub const INETD_CONF: &str = "/etc/inetd.conf";
 pub const DEFAULT_SERVICES_FILE: &str = "/etc/services";
 /// Default syslog socket (`--syslog-socket`).
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
+/// tcp_wrappers' files, as libwrap reads them.
+pub const DEFAULT_HOSTS_ALLOW: &str = "/etc/hosts.allow";
+pub const DEFAULT_HOSTS_DENY: &str = "/etc/hosts.deny";
 
 /// The facility names `-syslog` accepts, in the order error messages list them.
 const FACILITY_NAMES: &str =
@@ -120,6 +123,10 @@ pub struct Opts {
     pub services_file: PathBuf,
     /// `--syslog-socket PATH`: the syslog daemon's socket. Default `/dev/log`.
     pub syslog_socket: PathBuf,
+    /// `--hosts-allow FILE`: tcp_wrappers' allow file. Default `/etc/hosts.allow`.
+    pub hosts_allow: PathBuf,
+    /// `--hosts-deny FILE`: tcp_wrappers' deny file. Default `/etc/hosts.deny`.
+    pub hosts_deny: PathBuf,
     /// Messages the daemon must log at start, in command-line order (e.g. for options accepted
     /// whose feature arrives later). Each appears once.
     pub notices: Vec<String>,
@@ -143,6 +150,8 @@ impl Default for Opts {
             dump_file: PathBuf::from(DEFAULT_DUMP_FILE),
             services_file: PathBuf::from(DEFAULT_SERVICES_FILE),
             syslog_socket: PathBuf::from(DEFAULT_SYSLOG_SOCKET),
+            hosts_allow: PathBuf::from(DEFAULT_HOSTS_ALLOW),
+            hosts_deny: PathBuf::from(DEFAULT_HOSTS_DENY),
             notices: Vec::new(),
         }
     }
@@ -240,6 +249,8 @@ enum Action {
     DumpFile,
     ServicesFile,
     SyslogSocket,
+    HostsAllow,
+    HostsDeny,
     Reuse,
     Shutdownprocs,
     Help,
@@ -377,6 +388,26 @@ const SECTIONS: &[Section] = &[
                 action: A::SyslogSocket,
                 default: Some(DEFAULT_SYSLOG_SOCKET),
                 help: "The Unix socket of the local syslog daemon.",
+            },
+        ],
+    },
+    Section {
+        title: "Access control",
+        specs: &[
+            Spec {
+                names: &["--hosts-allow"],
+                arity: Value("FILE"),
+                action: A::HostsAllow,
+                default: Some(DEFAULT_HOSTS_ALLOW),
+                help: "The tcp_wrappers allow file (hosts_access(5)). Read again whenever it \
+                 changes; no reload needed.",
+            },
+            Spec {
+                names: &["--hosts-deny"],
+                arity: Value("FILE"),
+                action: A::HostsDeny,
+                default: Some(DEFAULT_HOSTS_DENY),
+                help: "The tcp_wrappers deny file, consulted after the allow file.",
             },
         ],
     },
@@ -592,6 +623,8 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
                 filelog_option = Some(option.to_string());
             }
             A::SyslogSocket => opts.syslog_socket = path(option, spec, value)?,
+            A::HostsAllow => opts.hosts_allow = path(option, spec, value)?,
+            A::HostsDeny => opts.hosts_deny = path(option, spec, value)?,
             A::Limit => opts.limit = Some(number(option, value, 1)?),
             A::Logprocs => {
                 let n = number(option, value, 0)?;

@@ -26,6 +26,7 @@ use slab::Slab;
 use socket2::Socket;
 
 use crate::access::address::AddressVerdict;
+use crate::access::hosts::{self, HostsFile};
 use crate::clock::LocalTime;
 use crate::config::model::{Level, SocketType};
 use crate::internal::{self, Builtin, StreamSession};
@@ -190,6 +191,9 @@ pub struct Daemon {
     /// the next wait, which then does not block.
     again: Vec<Token>,
     lookups: Lookups,
+    /// tcp_wrappers' files, re-read when they change.
+    hosts_allow: HostsFile,
+    hosts_deny: HostsFile,
     /// Connections waiting for a name lookup, by lookup id.
     parked: HashMap<u64, Parked>,
     next_lookup: u64,
@@ -226,6 +230,8 @@ impl Daemon {
         )?;
         let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
         let mut d = Daemon {
+            hosts_allow: HostsFile::new(settings.hosts_allow.clone()),
+            hosts_deny: HostsFile::new(settings.hosts_deny.clone()),
             lookups,
             parked: HashMap::new(),
             next_lookup: 0,
@@ -522,7 +528,7 @@ impl Daemon {
                 }
                 Timer::LookupTimeout(id) => {
                     if let Some(p) = self.parked.remove(&id) {
-                        self.decide_and_start(p, None);
+                        self.decide_and_start(p, None, false);
                     }
                 }
                 // `resume` is true once per pause, when it is over.
@@ -691,7 +697,7 @@ impl Daemon {
             conn,
             peer,
         };
-        if def.access.needs_name() {
+        if def.access.needs_name() || (def.libwrap.is_some() && self.hosts_need_name()) {
             // The rules need the client's name: ask off the loop and decide when it comes.
             self.next_lookup += 1;
             let id = self.next_lookup;
@@ -702,14 +708,87 @@ impl Daemon {
             self.parked.insert(id, parked);
             self.later(LOOKUP_TIMEOUT, Timer::LookupTimeout(id));
         } else {
-            self.decide_and_start(parked, None);
+            self.decide_and_start(parked, None, false);
         }
+    }
+
+    /// Whether hosts.allow/hosts.deny have rules that look at client names (re-reading them if
+    /// they changed, and logging their problems once per change).
+    fn hosts_need_name(&mut self) -> bool {
+        for file in [&mut self.hosts_allow, &mut self.hosts_deny] {
+            if file.refresh() {
+                for d in &file.rules().diagnostics {
+                    self.logs.daemon(Level::Warning, &d.to_string());
+                }
+            }
+        }
+        hosts::Needs::of(self.hosts_allow.rules(), self.hosts_deny.rules()).client_name
+    }
+
+    /// hosts.allow / hosts.deny for a service that has a libwrap daemon name. `name` is the
+    /// client's reverse name and `verified` whether it leads back to the address. A refusal is
+    /// logged as xinetd logs it.
+    fn libwrap_allows(
+        &mut self,
+        key: usize,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+        name: Option<&str>,
+        verified: bool,
+    ) -> bool {
+        let Some(daemon) = self.services[key].def.libwrap.clone() else {
+            return true;
+        };
+        self.hosts_need_name(); // refreshes the files
+        let client = hosts::Client {
+            addr: listen::unmap(peer).ip(),
+            name: name.filter(|_| verified).map(str::to_owned),
+            name_paranoid_mismatch: name.is_some() && !verified,
+            user: None,
+        };
+        let server = hosts::Server {
+            daemon: daemon.clone(),
+            addr: local.map(|a| listen::unmap(a).ip()),
+            name: None,
+        };
+        let verdict = hosts::check(
+            self.hosts_allow.rules(),
+            self.hosts_deny.rules(),
+            &client,
+            &server,
+        );
+        let matched = verdict.matched();
+        if let Some(err) = matched.and_then(|m| m.error()) {
+            self.logs.daemon(Level::Err, &err);
+        }
+        // A `twist` would replace the server with a command: not carried out yet, so the
+        // client is refused rather than served by the wrong program.
+        let twist = matched.and_then(|m| m.twist()).is_some();
+        if verdict.allowed() && !twist {
+            return true;
+        }
+        let svc = &self.services[key];
+        if twist {
+            let msg = format!(
+                "service {}: hosts_options 'twist' is not supported yet; refusing",
+                svc.def.id
+            );
+            self.logs.daemon(Level::Err, &msg);
+        }
+        let msg = format!(
+            "libwrap refused connection to {} (libwrap={daemon}) from {}",
+            svc.def.id, client.addr
+        );
+        self.logs.daemon(Level::Info, &msg);
+        self.logs
+            .fail(&svc.log, &svc.def, FailReason::Libwrap, Some(peer));
+        false
     }
 
     fn on_lookups(&mut self) {
         for answer in self.lookups.answers() {
             if let Some(p) = self.parked.remove(&answer.id) {
-                self.decide_and_start(p, answer.name.as_deref());
+                self.decide_and_start(p, answer.name.as_deref(), answer.verified);
             }
         }
     }
@@ -738,8 +817,9 @@ impl Daemon {
         }
     }
 
-    /// The checks after the limits (address rules), then the server or session.
-    fn decide_and_start(&mut self, p: Parked, name: Option<&str>) {
+    /// The checks after the limits (address rules, then hosts.allow/hosts.deny, as xinetd),
+    /// then the server or session.
+    fn decide_and_start(&mut self, p: Parked, name: Option<&str>, verified: bool) {
         let Parked {
             key,
             serial,
@@ -750,6 +830,10 @@ impl Daemon {
             return; // the service was removed or re-addressed meanwhile
         }
         if !self.address_allows(key, peer, name) {
+            return;
+        }
+        let local = conn.local_addr().ok().and_then(|a| a.as_socket());
+        if !self.libwrap_allows(key, peer, local, name, verified) {
             return;
         }
         let def = self.services[key].def.clone();
@@ -827,7 +911,10 @@ impl Daemon {
         // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
         // Names are not looked up here: `.domain` entries match no one (documented).
         if let Some(p) = peer {
-            if !self.address_allows(key, p, None) {
+            let local = sock.local_addr().ok().and_then(|a| a.as_socket());
+            if !self.address_allows(key, p, None)
+                || !self.libwrap_allows(key, p, local, None, false)
+            {
                 // Drop the datagram that was refused, or the server would never be started
                 // for the ones behind it.
                 let mut b = [0u8; 1];
@@ -879,7 +966,10 @@ impl Daemon {
             }
             if let Some(p) = peer {
                 // No name lookup per datagram: `.domain` entries match no one here.
-                if !self.address_allows(key, p, None) {
+                let local = sock.local_addr().ok().and_then(|a| a.as_socket());
+                if !self.address_allows(key, p, None)
+                    || !self.libwrap_allows(key, p, local, None, false)
+                {
                     continue;
                 }
             }

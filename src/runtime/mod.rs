@@ -40,6 +40,8 @@ pub struct Settings {
     pub inetd_dialect: Dialect,
     /// Whether `-inetd_compat` asked for /etc/inetd.conf (a missing one is then only a warning).
     pub inetd_compat: bool,
+    pub hosts_allow: PathBuf,
+    pub hosts_deny: PathBuf,
 }
 
 impl Settings {
@@ -60,6 +62,8 @@ impl Settings {
                 .collect(),
             inetd_dialect: opts.inetd_dialect,
             inetd_compat: opts.inetd_compat,
+            hosts_allow: absolute(&base_dir, &opts.hosts_allow),
+            hosts_deny: absolute(&base_dir, &opts.hosts_deny),
             base_dir,
         }
     }

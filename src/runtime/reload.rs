@@ -76,6 +76,7 @@ mod tests {
             cps: None,
             max_load: None,
             access: Default::default(),
+            libwrap: None,
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

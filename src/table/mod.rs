@@ -111,6 +111,10 @@ pub struct Service {
     pub max_load: Option<f64>,
     /// `only_from`, `no_access`, `access_times`: see [`Access`] for what the runtime does.
     pub access: Access,
+    /// The daemon name hosts.allow/hosts.deny rules are matched against (xinetd's rules:
+    /// `libwrap`, else the name of an internal service, else argv[0]'s file name); `None` with
+    /// `flags = NOLIBWRAP`.
+    pub libwrap: Option<String>,
     pub log_type: Option<LogType>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
@@ -278,7 +282,6 @@ fn build_one(
             decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(),
             "banner",
         ),
-        (decl.libwrap.is_some(), "libwrap"),
         (
             decl.log_on_success.userid || decl.log_on_failure.userid,
             "USERID logging",
@@ -382,6 +385,22 @@ fn build_one(
         cps: decl.cps,
         max_load: decl.max_load.filter(|l| *l > 0.0),
         access,
+        libwrap: (!flags.nolibwrap).then(|| {
+            crate::access::hosts::daemon_name(
+                decl.libwrap.as_deref(),
+                internal,
+                &decl.name,
+                flags
+                    .nameinargs
+                    .then(|| {
+                        decl.server_args
+                            .as_ref()
+                            .and_then(|a| a.value.first().map(String::as_str))
+                    })
+                    .flatten(),
+                decl.server.as_ref().map(|s| std::path::Path::new(&s.value)),
+            )
+        }),
         log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
         log_on_success: decl.log_on_success,
         log_on_failure: decl.log_on_failure,
@@ -699,6 +718,9 @@ impl fmt::Display for Service {
         }
         if let Some(l) = &self.access.no_access {
             writeln!(f, "\tno_access   = {l}")?;
+        }
+        if let Some(d) = &self.libwrap {
+            writeln!(f, "\tlibwrap     = {d} (hosts.allow, hosts.deny)")?;
         }
         if let Some(t) = &self.access.access_times {
             writeln!(f, "\taccess_times = {t}")?;

@@ -133,6 +133,12 @@ impl Daemon {
             .arg(self.path("dump"))
             .arg("--pidfile")
             .arg(self.path("pid"))
+            // The machine's tcp_wrappers files must not decide the tests: each daemon gets its
+            // own (absent unless a test writes them, which means "no rules").
+            .arg("--hosts-allow")
+            .arg(self.path("hosts.allow"))
+            .arg("--hosts-deny")
+            .arg(self.path("hosts.deny"))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -10,6 +10,7 @@ mod external;
 mod hosts_access;
 mod inetd;
 mod internal;
+mod libwrap;
 mod lifecycle;
 mod logging;
 mod packages;
