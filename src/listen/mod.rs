@@ -149,6 +149,12 @@ pub fn send_dgram(sock: &Socket, data: &[u8], to: &SockAddr) -> io::Result<()> {
     }
 }
 
+/// Writes a banner to a new connection without blocking: a client whose receive window is
+/// full gets what fits (banners are at most 64 KiB, far below a socket buffer).
+pub fn send_banner(conn: &Socket, data: &[u8]) {
+    let _ = conn.send_with_flags(data, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
+}
+
 /// The host name of `ip` from the system's resolver (`getnameinfo` with `NI_NAMEREQD`: files,
 /// DNS, whatever nsswitch.conf says), or `None` when it has none. Blocks: call it off the event
 /// loop (see `runtime::lookup`).

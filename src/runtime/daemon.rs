@@ -28,9 +28,11 @@ use socket2::Socket;
 use crate::access::address::AddressVerdict;
 use crate::access::hosts::{self, HostsFile};
 use crate::clock::LocalTime;
-use crate::config::model::{Level, SocketType};
+use crate::config::model::{DenyTime, Level, SocketType};
 use crate::internal::{self, Builtin, StreamSession};
-use crate::limits::{self, Checks, Cps, ProcessLimit, Refusal, SourceCounts, LOADAVG_PATH};
+use crate::limits::{
+    self, Checks, Cps, ProcessLimit, Refusal, SensorAdd, SensorList, SourceCounts, LOADAVG_PATH,
+};
 use crate::listen;
 use crate::log::ServiceLog;
 use crate::runtime::logging::{FailReason, Logs};
@@ -191,6 +193,8 @@ pub struct Daemon {
     /// the next wait, which then does not block.
     again: Vec<Token>,
     lookups: Lookups,
+    /// Addresses SENSOR services have seen: denied everywhere until they expire.
+    sensors: SensorList,
     /// tcp_wrappers' files, re-read when they change.
     hosts_allow: HostsFile,
     hosts_deny: HostsFile,
@@ -230,6 +234,7 @@ impl Daemon {
         )?;
         let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
         let mut d = Daemon {
+            sensors: SensorList::new(),
             hosts_allow: HostsFile::new(settings.hosts_allow.clone()),
             hosts_deny: HostsFile::new(settings.hosts_deny.clone()),
             lookups,
@@ -687,7 +692,14 @@ impl Daemon {
 
     fn on_connection(&mut self, key: usize, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
         let forks = matches!(def.action, Action::Exec(_));
+        // `banner` goes out before any check, as xinetd sends it.
+        if let Some(b) = &def.banners.always {
+            listen::send_banner(&conn, b);
+        }
         if !self.admit(key, Some(peer), forks) {
+            if let Some(b) = &def.banners.fail {
+                listen::send_banner(&conn, b);
+            }
             return; // dropping `conn` closes it, as xinetd does
         }
         let serial = self.services[key].serial;
@@ -794,19 +806,43 @@ impl Daemon {
     }
 
     /// Whether the address rules let `peer` in; a refusal is logged as xinetd logs it.
-    fn address_allows(&self, key: usize, peer: SocketAddr, name: Option<&str>) -> bool {
+    fn address_allows(&mut self, key: usize, peer: SocketAddr, name: Option<&str>) -> bool {
+        let ip = listen::unmap(peer).ip();
+        let now = Instant::now();
         let svc = &self.services[key];
-        if !svc.def.access.has_address_rules() {
-            return true;
+        // SENSOR services and the global deny list they feed come first, as in xinetd.
+        if let Some(deny_time) = svc.def.sensor {
+            if let SensorAdd::Added { evicted } = self.sensors.add(ip, deny_time, now) {
+                let minutes = match deny_time {
+                    DenyTime::Minutes(n) => i64::from(n),
+                    _ => -1,
+                };
+                let msg = format!("Adding {ip} to the global_no_access list for {minutes} minutes");
+                self.logs.daemon(Level::Crit, &msg);
+                if let Some(old) = evicted {
+                    let msg = format!("global_no_access list full: {old} dropped from it");
+                    self.logs.daemon(Level::Warning, &msg);
+                }
+            }
+            self.logs
+                .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+            return false;
         }
-        match svc.def.access.decide_address(peer.ip(), name) {
+        let listed = !self.sensors.is_empty() && self.sensors.contains(ip, now);
+        let verdict = if listed {
+            AddressVerdict::Deny
+        } else if svc.def.access.has_address_rules() {
+            svc.def.access.decide_address(peer.ip(), name)
+        } else {
+            AddressVerdict::Allow
+        };
+        match verdict {
             AddressVerdict::Allow => true,
             verdict => {
                 if verdict == AddressVerdict::DenyBothMatch {
                     let msg = format!(
-                        "Service={}: only_from list and no_access list match equally the address {}",
-                        svc.def.id,
-                        listen::unmap(peer).ip()
+                        "Service={}: only_from list and no_access list match equally the address {ip}",
+                        svc.def.id
                     );
                     self.logs.daemon(Level::Err, &msg);
                 }
@@ -829,14 +865,19 @@ impl Daemon {
         if !self.live(key, serial) {
             return; // the service was removed or re-addressed meanwhile
         }
-        if !self.address_allows(key, peer, name) {
-            return;
-        }
         let local = conn.local_addr().ok().and_then(|a| a.as_socket());
-        if !self.libwrap_allows(key, peer, local, name, verified) {
+        let def = self.services[key].def.clone();
+        if !self.address_allows(key, peer, name)
+            || !self.libwrap_allows(key, peer, local, name, verified)
+        {
+            if let Some(b) = &def.banners.fail {
+                listen::send_banner(&conn, b);
+            }
             return;
         }
-        let def = self.services[key].def.clone();
+        if let Some(b) = &def.banners.success {
+            listen::send_banner(&conn, b);
+        }
         self.services[key].connections += 1;
         match &def.action {
             Action::Internal(b) => self.start_session(key, &def, conn, peer, *b),

@@ -77,6 +77,8 @@ mod tests {
             max_load: None,
             access: Default::default(),
             libwrap: None,
+            banners: Default::default(),
+            sensor: None,
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use crate::access::address::{self, Access, AddrList, Names};
 use crate::access::times::AccessTimes;
 use crate::config::model::{
-    Config, Diagnostic, FailureFlags, Limit, LogType, RlimitValue, ServiceDecl, SocketType, Span,
-    Spanned, SuccessFlags,
+    Config, DenyTime, Diagnostic, FailureFlags, Limit, LogType, RlimitValue, ServiceDecl,
+    SocketType, Span, Spanned, SuccessFlags,
 };
 use crate::internal::Builtin;
 use crate::listen::ListenSpec;
@@ -115,6 +115,12 @@ pub struct Service {
     /// `libwrap`, else the name of an internal service, else argv[0]'s file name); `None` with
     /// `flags = NOLIBWRAP`.
     pub libwrap: Option<String>,
+    /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
+    /// loads, sent before the checks, after they pass, and after a refusal.
+    pub banners: Banners,
+    /// `flags = SENSOR`: every client is refused and its address added to the global deny
+    /// list for `deny_time`.
+    pub sensor: Option<DenyTime>,
     pub log_type: Option<LogType>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
@@ -270,7 +276,6 @@ fn build_one(
         (decl.redirect.is_some(), "redirect"),
         (ty.rpc, "type = RPC"),
         (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
-        (flags.sensor, "flags = SENSOR"),
         (flags.idonly, "flags = IDONLY"),
     ] {
         if set {
@@ -279,14 +284,13 @@ fn build_one(
     }
     for (set, what) in [
         (
-            decl.banner.is_some() || decl.banner_success.is_some() || decl.banner_fail.is_some(),
-            "banner",
-        ),
-        (
             decl.log_on_success.userid || decl.log_on_failure.userid,
             "USERID logging",
         ),
-        (decl.deny_time.is_some(), "deny_time"),
+        (
+            decl.deny_time.is_some() && !flags.sensor,
+            "deny_time without flags = SENSOR",
+        ),
     ] {
         if set {
             warnings.push(Diagnostic::warning(
@@ -339,7 +343,8 @@ fn build_one(
     };
     // `v6only = no` really means dual stack (xinetd sets V6ONLY whenever it is written).
     let v6only = decl.v6only.unwrap_or_default();
-    let internal = ty.internal;
+    // SENSOR forces an in-daemon service, whatever its name (xinetd: a non-forking discard).
+    let internal = ty.internal || flags.sensor;
     let listen = ListenSpec {
         addr: SocketAddr::new(ip, port),
         socket_type,
@@ -349,7 +354,9 @@ fn build_one(
         nonblocking: !wait || internal,
     };
 
-    let action = if internal {
+    let action = if flags.sensor {
+        Action::Internal(Builtin::Discard)
+    } else if internal {
         match Builtin::from_name(&decl.name) {
             Some(b) => Action::Internal(b),
             None => {
@@ -385,6 +392,17 @@ fn build_one(
         cps: decl.cps,
         max_load: decl.max_load.filter(|l| *l > 0.0),
         access,
+        banners: Banners {
+            always: read_banner(decl.banner.as_ref())
+                .map_err(|m| err(decl.banner.as_ref().map(|b| &b.span), m))?,
+            success: read_banner(decl.banner_success.as_ref())
+                .map_err(|m| err(decl.banner_success.as_ref().map(|b| &b.span), m))?,
+            fail: read_banner(decl.banner_fail.as_ref())
+                .map_err(|m| err(decl.banner_fail.as_ref().map(|b| &b.span), m))?,
+        },
+        sensor: flags
+            .sensor
+            .then(|| decl.deny_time.unwrap_or(DenyTime::Never)),
         libwrap: (!flags.nolibwrap).then(|| {
             crate::access::hosts::daemon_name(
                 decl.libwrap.as_deref(),
@@ -435,6 +453,35 @@ fn access(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> A
         no_access,
         access_times: decl.access_times.clone().map(AccessTimes::new),
     }
+}
+
+/// The three banner files of a service (contents).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Banners {
+    pub always: Option<Arc<[u8]>>,
+    pub success: Option<Arc<[u8]>>,
+    pub fail: Option<Arc<[u8]>>,
+}
+
+/// Banners are sent with one non-blocking write; this keeps them within a socket buffer.
+const BANNER_MAX: u64 = 64 * 1024;
+
+fn read_banner(
+    path: Option<&crate::config::model::Spanned<PathBuf>>,
+) -> Result<Option<Arc<[u8]>>, String> {
+    let Some(p) = path else { return Ok(None) };
+    let len = std::fs::metadata(&p.value)
+        .map_err(|e| format!("cannot read banner {}: {e}", p.value.display()))?
+        .len();
+    if len > BANNER_MAX {
+        return Err(format!(
+            "banner {} is {len} bytes; the limit is {BANNER_MAX}",
+            p.value.display()
+        ));
+    }
+    let data = std::fs::read(&p.value)
+        .map_err(|e| format!("cannot read banner {}: {e}", p.value.display()))?;
+    Ok(Some(Arc::from(data)))
 }
 
 fn resolve_bind(text: &str, ipv4_only: bool) -> Result<IpAddr, String> {

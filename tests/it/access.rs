@@ -21,10 +21,14 @@ fn exchange_from(src: &str, port: u16) -> Vec<u8> {
     out
 }
 
-fn daytime_conf(port: u16, extra: &str) -> String {
+fn daytime_service(port: u16, extra: &str) -> String {
     format!(
-        "{LOG_DEFAULTS}service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = {port}\n\tbind = 127.0.0.1\n{extra}}}\n"
+        "service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = {port}\n\tbind = 127.0.0.1\n{extra}}}\n"
     )
+}
+
+fn daytime_conf(port: u16, extra: &str) -> String {
+    format!("{LOG_DEFAULTS}{}", daytime_service(port, extra))
 }
 
 #[test]
@@ -225,4 +229,57 @@ fn max_load_below_the_current_load_refuses_with_load() {
             Duration::from_secs(5),
         );
     }
+}
+
+#[test]
+fn banners_are_sent_before_and_after_the_checks() {
+    let port = free_port();
+    let d = Daemon::prepare("");
+    d.write("always", "BANNER-ALWAYS\r\n");
+    d.write("ok", "BANNER-OK\r\n");
+    d.write("fail", "BANNER-FAIL\r\n");
+    let srv = script(d.dir.path(), "out", "echo SERVER-OUTPUT");
+    let extra = "\tbanner = {dir}/always\n\tbanner_success = {dir}/ok\n\tbanner_fail = {dir}/fail\n\tonly_from = 127.0.0.1\n";
+    d.write(
+        "superd.conf",
+        &format!("{LOG_DEFAULTS}{}", ext_service("b", port, &srv, extra)),
+    );
+    let _d = d.launch(&[]);
+    // xinetd.md §5 #40, byte for byte.
+    assert_eq!(
+        exchange_from("127.0.0.1", port),
+        b"BANNER-ALWAYS\r\nBANNER-OK\r\nSERVER-OUTPUT\n"
+    );
+    assert_eq!(
+        exchange_from("127.0.0.2", port),
+        b"BANNER-ALWAYS\r\nBANNER-FAIL\r\n"
+    );
+}
+
+#[test]
+fn sensor_adds_its_clients_to_the_global_deny_list() {
+    let (p_sensor, p_day) = (free_port(), free_port());
+    let conf = format!(
+        "{LOG_DEFAULTS}service sensor1\n{{\n\ttype = UNLISTED\n\tflags = SENSOR\n\tsocket_type = stream\n\twait = no\n\tport = {p_sensor}\n\tbind = 127.0.0.1\n\tdeny_time = 1\n}}\n{}",
+        daytime_service(p_day, "")
+    );
+    let d = Daemon::start(&conf);
+    assert!(exchange_from("127.0.0.2", p_sensor).is_empty());
+    d.wait_log(
+        "Adding 127.0.0.2 to the global_no_access list for 1 minutes",
+        Duration::from_secs(5),
+    );
+    d.wait_file(
+        "svc.log",
+        "FAIL: sensor1 address from=127.0.0.2",
+        Duration::from_secs(5),
+    );
+    // Now .2 is refused by every service; .1 is not.
+    assert!(exchange_from("127.0.0.2", p_day).is_empty());
+    d.wait_file(
+        "svc.log",
+        "FAIL: daytime address from=127.0.0.2",
+        Duration::from_secs(5),
+    );
+    assert_eq!(exchange_from("127.0.0.1", p_day).len(), 26);
 }
