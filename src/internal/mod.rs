@@ -40,6 +40,7 @@
 mod chargen;
 mod clock;
 mod dgram;
+pub mod relay;
 mod stream;
 
 pub use chargen::{Chargen, DGRAM_LEN, LINE_CHARS, LINE_LEN};

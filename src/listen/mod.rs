@@ -149,6 +149,19 @@ pub fn send_dgram(sock: &Socket, data: &[u8], to: &SockAddr) -> io::Result<()> {
     }
 }
 
+/// A TCP connection to `to` started without blocking (`redirect`): the socket becomes writable
+/// when the connect completes; its `SO_ERROR` tells whether it worked.
+pub fn connect_nonblocking(to: SocketAddr) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::for_address(to), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    sock.set_tcp_nodelay(true)?;
+    match sock.connect(&to.into()) {
+        Ok(()) => Ok(sock),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(sock),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes a banner to a new connection without blocking: a client whose receive window is
 /// full gets what fits (banners are at most 64 KiB, far below a socket buffer).
 pub fn send_banner(conn: &Socket, data: &[u8]) {

@@ -29,6 +29,7 @@ use crate::access::address::AddressVerdict;
 use crate::access::hosts::{self, HostsFile};
 use crate::clock::LocalTime;
 use crate::config::model::{DenyTime, Level, SocketType};
+use crate::internal::relay::Relay;
 use crate::internal::{self, Builtin, StreamSession};
 use crate::limits::{
     self, Checks, Cps, ProcessLimit, Refusal, SensorAdd, SensorList, SourceCounts, LOADAVG_PATH,
@@ -59,8 +60,12 @@ const BIND_RETRY: Duration = Duration::from_secs(10);
 fn listener_token(key: usize) -> Token {
     Token(2 + 2 * key)
 }
+/// A session's client socket; a relay's backend socket is the next odd token.
 fn session_token(key: usize) -> Token {
-    Token(3 + 2 * key)
+    Token(3 + 4 * key)
+}
+fn backend_token(key: usize) -> Token {
+    Token(5 + 4 * key)
 }
 
 /// Signals, as flags set by the handlers; one pipe wakes the loop.
@@ -149,10 +154,24 @@ struct Child {
 /// A connection served inside the daemon.
 struct Session {
     socket: Socket,
-    session: StreamSession,
+    work: Work,
     key: usize,
     serial: u64,
     peer: IpAddr,
+}
+
+/// What a session does.
+enum Work {
+    Builtin(StreamSession),
+    /// `redirect`: relaying to `backend`, whose non-blocking connect may still be going on.
+    Relay {
+        relay: Relay,
+        backend: Socket,
+        to: SocketAddr,
+        connected: bool,
+        def: Rc<Service>,
+        log: ServiceLog,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -465,7 +484,7 @@ impl Daemon {
                     FAILURES => {}
                     LOOKUPS => self.on_lookups(),
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
-                    Token(t) => self.on_session((t - 3) / 2),
+                    Token(t) => self.on_session((t - 3) / 4),
                 }
             }
             if signalled {
@@ -881,6 +900,7 @@ impl Daemon {
         self.services[key].connections += 1;
         match &def.action {
             Action::Internal(b) => self.start_session(key, &def, conn, peer, *b),
+            Action::Redirect(to) => self.start_relay(key, &def, conn, peer, *to),
             Action::Exec(plan) => {
                 let host = peer.ip().to_string();
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
@@ -1047,7 +1067,7 @@ impl Daemon {
         let serial = svc.serial;
         let k = self.sessions.insert(Session {
             socket: conn,
-            session,
+            work: Work::Builtin(session),
             key,
             serial,
             peer: peer.ip(),
@@ -1055,12 +1075,100 @@ impl Daemon {
         self.apply_step(k, interest, true);
     }
 
+    /// `redirect`: connect to the backend without blocking and relay both ways in the daemon.
+    fn start_relay(
+        &mut self,
+        key: usize,
+        def: &Rc<Service>,
+        conn: Socket,
+        peer: SocketAddr,
+        to: SocketAddr,
+    ) {
+        let backend = match listen::connect_nonblocking(to) {
+            Ok(b) => b,
+            Err(e) => {
+                let msg = format!("service {}: can't connect to remote host {to}: {e}", def.id);
+                self.logs.daemon(Level::Err, &msg);
+                return;
+            }
+        };
+        if conn.set_nonblocking(true).is_err() {
+            return;
+        }
+        let svc = &mut self.services[key];
+        self.logs.start(&svc.log, def, 0, Some(peer));
+        svc.running += 1;
+        svc.sources.increment(peer.ip());
+        let (serial, log) = (svc.serial, svc.log.clone());
+        let (cfd, bfd) = (conn.as_raw_fd(), backend.as_raw_fd());
+        let work = Work::Relay {
+            relay: Relay::new(),
+            backend,
+            to,
+            connected: false,
+            def: def.clone(),
+            log,
+        };
+        let k = self.sessions.insert(Session {
+            socket: conn,
+            work,
+            key,
+            serial,
+            peer: peer.ip(),
+        });
+        // Both sockets stay registered for both directions for the relay's whole life (edge
+        // triggered: each event drives the relay until nothing moves).
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let registry = self.poll.registry();
+        if registry
+            .register(&mut SourceFd(&cfd), session_token(k), both)
+            .is_err()
+            || registry
+                .register(&mut SourceFd(&bfd), backend_token(k), both)
+                .is_err()
+        {
+            self.end_session(k);
+        }
+    }
+
     fn on_session(&mut self, key: usize) {
         let Some(s) = self.sessions.get_mut(key) else {
             return;
         };
-        let step = s.session.drive(&mut &s.socket);
-        self.apply_step(key, step, false);
+        match &mut s.work {
+            Work::Builtin(session) => {
+                let step = session.drive(&mut &s.socket);
+                self.apply_step(key, step, false);
+            }
+            Work::Relay {
+                relay,
+                backend,
+                to,
+                connected,
+                def,
+                ..
+            } => {
+                if !*connected {
+                    match backend.take_error() {
+                        Ok(None) if backend.peer_addr().is_ok() => *connected = true,
+                        Ok(None) => return, // still connecting
+                        Ok(Some(e)) | Err(e) => {
+                            let msg = format!(
+                                "service {}: can't connect to remote host {to}: {e}",
+                                def.id
+                            );
+                            self.logs.daemon(Level::Err, &msg);
+                            self.end_session(key);
+                            return;
+                        }
+                    }
+                }
+                match relay.drive(&s.socket, backend) {
+                    Ok(false) => {}
+                    Ok(true) | Err(_) => self.end_session(key),
+                }
+            }
+        }
     }
 
     fn apply_step(&mut self, key: usize, step: internal::Step, first: bool) {
@@ -1105,8 +1213,26 @@ impl Daemon {
             .poll
             .registry()
             .deregister(&mut SourceFd(&s.socket.as_raw_fd()));
-        if s.session.half_close_before_close() {
-            let _ = s.socket.shutdown(std::net::Shutdown::Write);
+        match &s.work {
+            Work::Builtin(session) => {
+                if session.half_close_before_close() {
+                    let _ = s.socket.shutdown(std::net::Shutdown::Write);
+                }
+            }
+            Work::Relay {
+                relay,
+                backend,
+                def,
+                log,
+                ..
+            } => {
+                let _ = self
+                    .poll
+                    .registry()
+                    .deregister(&mut SourceFd(&backend.as_raw_fd()));
+                let (bytes_in, bytes_out) = relay.traffic();
+                self.logs.traffic(log, def, bytes_in, bytes_out);
+            }
         }
         if let Some(svc) = self
             .services
@@ -1126,7 +1252,7 @@ impl Daemon {
                 Some(c) => {
                     let path = match &c.def.action {
                         Action::Exec(p) => p.path.clone(),
-                        Action::Internal(_) => Default::default(),
+                        Action::Internal(_) | Action::Redirect(_) => Default::default(),
                     };
                     let why = spawn::describe(f.step, &path, f.errno);
                     format!(

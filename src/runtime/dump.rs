@@ -71,6 +71,9 @@ pub fn render(v: View<'_>) -> String {
             Action::Internal(b) => {
                 let _ = writeln!(o, "\tinternal = {}", b.name());
             }
+            Action::Redirect(to) => {
+                let _ = writeln!(o, "\tredirect = {to}");
+            }
             Action::Exec(p) => {
                 let _ = writeln!(o, "\tserver = {}", p.path.to_string_lossy());
             }

@@ -115,6 +115,18 @@ impl Logs {
         self.event(log, &ev);
     }
 
+    /// TRAFFIC: bytes relayed by a `redirect` service (client → backend, backend → client).
+    pub fn traffic(&self, log: &ServiceLog, svc: &Service, bytes_in: u64, bytes_out: u64) {
+        self.event(
+            log,
+            &Event::Traffic {
+                id: &svc.id,
+                bytes_in,
+                bytes_out,
+            },
+        );
+    }
+
     pub fn fail(
         &self,
         log: &ServiceLog,

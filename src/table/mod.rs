@@ -92,6 +92,8 @@ pub enum Action {
     Exec(ExecPlan),
     /// Answer inside superd.
     Internal(Builtin),
+    /// `redirect`: relay the connection to this address inside superd.
+    Redirect(SocketAddr),
 }
 
 /// One runnable service.
@@ -273,7 +275,6 @@ fn build_one(
     // refused rather than ignored: running a service open to everyone that was written to be
     // restricted would be a silent security hole.
     for (set, what) in [
-        (decl.redirect.is_some(), "redirect"),
         (ty.rpc, "type = RPC"),
         (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
         (flags.idonly, "flags = IDONLY"),
@@ -354,7 +355,17 @@ fn build_one(
         nonblocking: !wait || internal,
     };
 
-    let action = if flags.sensor {
+    let action = if let Some(r) = &decl.redirect {
+        if socket_type != SocketType::Stream || wait {
+            return Err(err(
+                Some(&r.span),
+                "redirect needs socket_type = stream and wait = no".into(),
+            ));
+        }
+        Action::Redirect(
+            resolve_redirect(&r.value.0, &r.value.1, sys).map_err(|m| err(Some(&r.span), m))?,
+        )
+    } else if flags.sensor {
         Action::Internal(Builtin::Discard)
     } else if internal {
         match Builtin::from_name(&decl.name) {
@@ -406,7 +417,7 @@ fn build_one(
         libwrap: (!flags.nolibwrap).then(|| {
             crate::access::hosts::daemon_name(
                 decl.libwrap.as_deref(),
-                internal,
+                internal || decl.redirect.is_some(),
                 &decl.name,
                 flags
                     .nameinargs
@@ -482,6 +493,23 @@ fn read_banner(
     let data = std::fs::read(&p.value)
         .map_err(|e| format!("cannot read banner {}: {e}", p.value.display()))?;
     Ok(Some(Arc::from(data)))
+}
+
+/// `redirect = HOST PORT`, resolved once when the configuration loads, as xinetd does (the
+/// first address; PORT may be a service name).
+fn resolve_redirect(host: &str, port: &str, sys: &System) -> Result<SocketAddr, String> {
+    let port = match port.parse::<u16>() {
+        Ok(p) => p,
+        Err(_) => sys
+            .services
+            .port(port, "tcp")
+            .ok_or_else(|| format!("redirect port {port} is neither a number nor a tcp service"))?,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve redirect host {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("redirect host {host} has no address"))
 }
 
 fn resolve_bind(text: &str, ipv4_only: bool) -> Result<IpAddr, String> {
@@ -707,6 +735,7 @@ impl fmt::Display for Service {
         )?;
         match &self.action {
             Action::Internal(b) => writeln!(f, "\tinternal    = {}", b.name())?,
+            Action::Redirect(to) => writeln!(f, "\tredirect    = {to}")?,
             Action::Exec(p) => {
                 writeln!(f, "\tserver      = {}", p.path.to_string_lossy())?;
                 let argv: Vec<_> = p.argv.iter().map(|a| a.to_string_lossy()).collect();
@@ -1072,10 +1101,25 @@ mod tests {
 
     #[test]
     fn features_not_yet_supported_refuse_the_service() {
-        let t = table(&format!("{ECHO}\tredirect = 127.0.0.1 7\n}}\n"));
+        let t = table(&format!("{ECHO}\tflags = IDONLY\n}}\n"));
         assert!(t.services.is_empty());
         assert!(
-            errors(&t)[0].contains("redirect is not supported"),
+            errors(&t)[0].contains("flags = IDONLY is not supported"),
+            "{:?}",
+            errors(&t)
+        );
+    }
+
+    #[test]
+    fn redirect_resolves_its_target_when_loading() {
+        let t = table(&format!("{ECHO}\tredirect = 127.0.0.1 echo\n}}\n"));
+        assert_eq!(
+            t.services[0].action,
+            Action::Redirect("127.0.0.1:7".parse().unwrap())
+        );
+        let t = table(&format!("{ECHO}\tredirect = 127.0.0.1 nosuchservice\n}}\n"));
+        assert!(
+            errors(&t)[0].contains("neither a number nor a tcp service"),
             "{:?}",
             errors(&t)
         );

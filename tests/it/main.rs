@@ -15,6 +15,7 @@ mod lifecycle;
 mod logging;
 mod packages;
 mod privileges;
+mod redirect;
 mod reload;
 mod robustness;
 mod xinetd_compat;
