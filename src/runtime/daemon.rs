@@ -35,7 +35,9 @@ use crate::limits::{
     self, Checks, Cps, ProcessLimit, Refusal, SensorAdd, SensorList, SourceCounts, LOADAVG_PATH,
 };
 use crate::listen;
+use crate::log::NoidReason;
 use crate::log::ServiceLog;
+use crate::runtime::ident::{Outcome, Query};
 use crate::runtime::logging::{FailReason, Logs};
 use crate::runtime::lookup::{Lookups, Request};
 use crate::runtime::reload;
@@ -49,6 +51,8 @@ const FAILURES: Token = Token(1);
 const LOOKUPS: Token = Token(usize::MAX);
 /// How long a connection waits for its client's name before it is decided without one.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an ident query may take (xinetd: 30 s); past it, `NOID … timeout`.
+const IDENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -163,6 +167,14 @@ struct Session {
 /// What a session does.
 enum Work {
     Builtin(StreamSession),
+    /// An ident query about a waiting client (the session's socket, not watched meanwhile).
+    Ident {
+        query: Query,
+        peer: SocketAddr,
+        name: Option<String>,
+        verified: bool,
+        id: u64,
+    },
     /// `redirect`: relaying to `backend`, whose non-blocking connect may still be going on.
     Relay {
         relay: Relay,
@@ -182,6 +194,8 @@ enum Timer {
     CpsResume(usize, u64),
     /// A parked connection's name lookup took too long.
     LookupTimeout(u64),
+    /// An ident query (session key, query id) took too long.
+    IdentTimeout(usize, u64),
 }
 
 /// A connection waiting for its client's name (address rules with `.domain` entries).
@@ -550,6 +564,12 @@ impl Daemon {
                 {
                     self.open_socket(key)
                 }
+                Timer::IdentTimeout(k, id) => {
+                    if matches!(self.sessions.get(k).map(|s| &s.work), Some(Work::Ident { id: i, .. }) if *i == id)
+                    {
+                        self.finish_ident(k, Outcome::NoId(NoidReason::Timeout));
+                    }
+                }
                 Timer::LookupTimeout(id) => {
                     if let Some(p) = self.parked.remove(&id) {
                         self.decide_and_start(p, None, false);
@@ -766,6 +786,7 @@ impl Daemon {
         local: Option<SocketAddr>,
         name: Option<&str>,
         verified: bool,
+        user: Option<&str>,
     ) -> bool {
         let Some(daemon) = self.services[key].def.libwrap.clone() else {
             return true;
@@ -775,7 +796,7 @@ impl Daemon {
             addr: listen::unmap(peer).ip(),
             name: name.filter(|_| verified).map(str::to_owned),
             name_paranoid_mismatch: name.is_some() && !verified,
-            user: None,
+            user: user.map(str::to_owned),
         };
         let server = hosts::Server {
             daemon: daemon.clone(),
@@ -872,28 +893,160 @@ impl Daemon {
         }
     }
 
-    /// The checks after the limits (address rules, then hosts.allow/hosts.deny, as xinetd),
-    /// then the server or session.
+    /// The checks after the limits: address rules, then (when needed) an ident query, then
+    /// hosts.allow/hosts.deny, as xinetd orders them; then the server or session.
     fn decide_and_start(&mut self, p: Parked, name: Option<&str>, verified: bool) {
+        if !self.live(p.key, p.serial) {
+            return; // the service was removed or re-addressed meanwhile
+        }
+        if !self.address_allows(p.key, p.peer, name) {
+            self.refused(p);
+            return;
+        }
+        let def = self.services[p.key].def.clone();
+        let wants_ident = def.idonly
+            || def.log_on_success.userid
+            || (def.libwrap.is_some() && self.hosts_need_user());
+        if wants_ident {
+            self.start_ident(p, name.map(str::to_owned), verified);
+        } else {
+            self.finish_admission(p, name, verified, None);
+        }
+    }
+
+    /// Sends `banner_fail` and drops the connection.
+    fn refused(&self, p: Parked) {
+        if let Some(b) = &self.services[p.key].def.banners.fail {
+            listen::send_banner(&p.conn, b);
+        }
+    }
+
+    fn hosts_need_user(&mut self) -> bool {
+        self.hosts_need_name(); // refreshes the files
+        hosts::Needs::of(self.hosts_allow.rules(), self.hosts_deny.rules()).client_user
+    }
+
+    /// Parks the connection while its client's identd is asked who it is.
+    fn start_ident(&mut self, p: Parked, name: Option<String>, verified: bool) {
+        let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
+        let query = local.map(|l| Query::start(l, p.peer));
+        let Some(Ok(query)) = query else {
+            self.finish_admission(
+                p,
+                name.as_deref(),
+                verified,
+                Some(Outcome::NoId(NoidReason::SystemError)),
+            );
+            return;
+        };
+        let fd = query.socket.as_raw_fd();
+        self.next_lookup += 1;
+        let id = self.next_lookup;
         let Parked {
             key,
             serial,
             conn,
             peer,
         } = p;
-        if !self.live(key, serial) {
-            return; // the service was removed or re-addressed meanwhile
-        }
-        let local = conn.local_addr().ok().and_then(|a| a.as_socket());
-        let def = self.services[key].def.clone();
-        if !self.address_allows(key, peer, name)
-            || !self.libwrap_allows(key, peer, local, name, verified)
+        let work = Work::Ident {
+            query,
+            peer,
+            name,
+            verified,
+            id,
+        };
+        // The session's socket is the waiting client's connection, not watched meanwhile; the
+        // query's socket is registered under the session's second token.
+        let k = self.sessions.insert(Session {
+            socket: conn,
+            work,
+            key,
+            serial,
+            peer: peer.ip(),
+        });
+        let both = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut SourceFd(&fd), backend_token(k), both)
+            .is_err()
         {
-            if let Some(b) = &def.banners.fail {
-                listen::send_banner(&conn, b);
-            }
+            self.finish_ident(k, Outcome::NoId(NoidReason::SystemError));
             return;
         }
+        self.later(IDENT_TIMEOUT, Timer::IdentTimeout(k, id));
+    }
+
+    /// An ident query is over: log it, then go on with the parked connection.
+    fn finish_ident(&mut self, k: usize, outcome: Outcome) {
+        let Some(s) = self.sessions.try_remove(k) else {
+            return;
+        };
+        let Session {
+            socket,
+            work,
+            key,
+            serial,
+            ..
+        } = s;
+        let Work::Ident {
+            query,
+            peer,
+            name,
+            verified,
+            ..
+        } = work
+        else {
+            return; // not an ident session (cannot happen)
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&query.socket.as_raw_fd()));
+        let parked = Parked {
+            key,
+            serial,
+            conn: socket,
+            peer,
+        };
+        self.finish_admission(parked, name.as_deref(), verified, Some(outcome));
+    }
+
+    /// hosts.allow/hosts.deny (with the ident user, if asked), IDONLY, banners, then start.
+    fn finish_admission(
+        &mut self,
+        p: Parked,
+        name: Option<&str>,
+        verified: bool,
+        ident: Option<Outcome>,
+    ) {
+        if !self.live(p.key, p.serial) {
+            return;
+        }
+        let key = p.key;
+        let def = self.services[key].def.clone();
+        let log = self.services[key].log.clone();
+        let user = match &ident {
+            Some(Outcome::User { text, user }) => {
+                self.logs.userid(&log, &def, text);
+                Some(user.clone())
+            }
+            Some(Outcome::NoId(reason)) => {
+                self.logs.noid(&log, &def, p.peer, *reason);
+                None
+            }
+            None => None,
+        };
+        if def.idonly && user.is_none() {
+            self.refused(p);
+            return;
+        }
+        let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
+        if !self.libwrap_allows(key, p.peer, local, name, verified, user.as_deref()) {
+            self.refused(p);
+            return;
+        }
+        let Parked { conn, peer, .. } = p;
         if let Some(b) = &def.banners.success {
             listen::send_banner(&conn, b);
         }
@@ -908,8 +1061,7 @@ impl Daemon {
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);
                         self.logs.daemon(Level::Err, &msg);
-                        self.logs
-                            .fail(&self.services[key].log, &def, FailReason::Fork, Some(peer));
+                        self.logs.fail(&log, &def, FailReason::Fork, Some(peer));
                     }
                 }
             }
@@ -974,7 +1126,7 @@ impl Daemon {
         if let Some(p) = peer {
             let local = sock.local_addr().ok().and_then(|a| a.as_socket());
             if !self.address_allows(key, p, None)
-                || !self.libwrap_allows(key, p, local, None, false)
+                || !self.libwrap_allows(key, p, local, None, false, None)
             {
                 // Drop the datagram that was refused, or the server would never be started
                 // for the ones behind it.
@@ -1029,7 +1181,7 @@ impl Daemon {
                 // No name lookup per datagram: `.domain` entries match no one here.
                 let local = sock.local_addr().ok().and_then(|a| a.as_socket());
                 if !self.address_allows(key, p, None)
-                    || !self.libwrap_allows(key, p, local, None, false)
+                    || !self.libwrap_allows(key, p, local, None, false, None)
                 {
                     continue;
                 }
@@ -1140,6 +1292,11 @@ impl Daemon {
                 let step = session.drive(&mut &s.socket);
                 self.apply_step(key, step, false);
             }
+            Work::Ident { query, .. } => {
+                if let Some(outcome) = query.drive() {
+                    self.finish_ident(key, outcome);
+                }
+            }
             Work::Relay {
                 relay,
                 backend,
@@ -1218,6 +1375,11 @@ impl Daemon {
                 if session.half_close_before_close() {
                     let _ = s.socket.shutdown(std::net::Shutdown::Write);
                 }
+            }
+            Work::Ident { query, .. } => {
+                let fd = query.socket.as_raw_fd();
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+                return; // the parked connection is dropped; it was never counted as running
             }
             Work::Relay {
                 relay,

@@ -115,6 +115,29 @@ impl Logs {
         self.event(log, &ev);
     }
 
+    /// USERID: what the client's identd said (the text after `USERID :`).
+    pub fn userid(&self, log: &ServiceLog, svc: &Service, text: &str) {
+        self.event(log, &Event::Userid { id: &svc.id, text });
+    }
+
+    /// NOID: the ident query gave no user.
+    pub fn noid(
+        &self,
+        log: &ServiceLog,
+        svc: &Service,
+        peer: SocketAddr,
+        reason: crate::log::NoidReason,
+    ) {
+        self.event(
+            log,
+            &Event::Noid {
+                id: &svc.id,
+                addr: Some(peer),
+                reason,
+            },
+        );
+    }
+
     /// TRAFFIC: bytes relayed by a `redirect` service (client → backend, backend → client).
     pub fn traffic(&self, log: &ServiceLog, svc: &Service, bytes_in: u64, bytes_out: u64) {
         self.event(

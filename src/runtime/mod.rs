@@ -7,6 +7,7 @@
 
 pub mod daemon;
 pub mod dump;
+pub mod ident;
 pub mod logging;
 pub mod lookup;
 pub mod reload;

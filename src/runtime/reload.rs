@@ -79,6 +79,7 @@ mod tests {
             libwrap: None,
             banners: Default::default(),
             sensor: None,
+            idonly: false,
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

@@ -120,6 +120,8 @@ pub struct Service {
     /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
     /// loads, sent before the checks, after they pass, and after a refusal.
     pub banners: Banners,
+    /// `flags = IDONLY`: refuse clients whose ident (RFC 1413) query gives no user.
+    pub idonly: bool,
     /// `flags = SENSOR`: every client is refused and its address added to the global deny
     /// list for `deny_time`.
     pub sensor: Option<DenyTime>,
@@ -277,22 +279,15 @@ fn build_one(
     for (set, what) in [
         (ty.rpc, "type = RPC"),
         (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
-        (flags.idonly, "flags = IDONLY"),
     ] {
         if set {
             return Err(err(None, format!("{what} is not supported by this version of superd yet; the service is not started")));
         }
     }
-    for (set, what) in [
-        (
-            decl.log_on_success.userid || decl.log_on_failure.userid,
-            "USERID logging",
-        ),
-        (
-            decl.deny_time.is_some() && !flags.sensor,
-            "deny_time without flags = SENSOR",
-        ),
-    ] {
+    for (set, what) in [(
+        decl.deny_time.is_some() && !flags.sensor,
+        "deny_time without flags = SENSOR",
+    )] {
         if set {
             warnings.push(Diagnostic::warning(
                 decl.span.clone(),
@@ -411,6 +406,7 @@ fn build_one(
             fail: read_banner(decl.banner_fail.as_ref())
                 .map_err(|m| err(decl.banner_fail.as_ref().map(|b| &b.span), m))?,
         },
+        idonly: flags.idonly,
         sensor: flags
             .sensor
             .then(|| decl.deny_time.unwrap_or(DenyTime::Never)),
@@ -431,7 +427,11 @@ fn build_one(
             )
         }),
         log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
-        log_on_success: decl.log_on_success,
+        // Asking identd about connections to identd would loop (xinetd clears it too).
+        log_on_success: SuccessFlags {
+            userid: decl.log_on_success.userid && port != 113,
+            ..decl.log_on_success
+        },
         log_on_failure: decl.log_on_failure,
     })
 }
@@ -1101,10 +1101,10 @@ mod tests {
 
     #[test]
     fn features_not_yet_supported_refuse_the_service() {
-        let t = table(&format!("{ECHO}\tflags = IDONLY\n}}\n"));
+        let t = table("service echo\n{\n\ttype = RPC\n\tsocket_type = stream\n\twait = no\n}\n");
         assert!(t.services.is_empty());
         assert!(
-            errors(&t)[0].contains("flags = IDONLY is not supported"),
+            errors(&t)[0].contains("type = RPC is not supported"),
             "{:?}",
             errors(&t)
         );

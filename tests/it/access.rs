@@ -283,3 +283,62 @@ fn sensor_adds_its_clients_to_the_global_deny_list() {
     );
     assert_eq!(exchange_from("127.0.0.1", p_day).len(), 26);
 }
+
+/// A fake identd on 127.0.0.1:113 answering `USERID : UNIX : alice1` (needs root for the port).
+fn fake_identd() -> Option<std::thread::JoinHandle<()>> {
+    let l = std::net::TcpListener::bind("127.0.0.1:113").ok()?;
+    l.set_nonblocking(false).unwrap();
+    Some(std::thread::spawn(move || {
+        // Serve a bounded number of queries, then stop (the test ends it by connecting).
+        for _ in 0..2 {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 128];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+            let _ = std::io::Write::write_all(
+                &mut s,
+                format!("{req} : USERID : UNIX : alice1\r\n").as_bytes(),
+            );
+        }
+    }))
+}
+
+#[test]
+fn ident_userid_is_logged_and_idonly_refuses_clients_without_one() {
+    crate::require_root!();
+    let (p_log, p_only) = (free_port(), free_port());
+    let conf = format!(
+        "defaults\n{{\n\tlog_type = FILE {{dir}}/svc.log\n\tlog_on_success = HOST USERID\n\tlog_on_failure = HOST\n}}\n{}{}",
+        daytime_service(p_log, "").replace("service daytime\n{\n", "service daytime\n{\n\tid = uid\n"),
+        daytime_service(p_only, "\tflags = IDONLY\n").replace("service daytime\n{\n", "service daytime\n{\n\tid = idonly\n"),
+    );
+    let d = Daemon::start(&conf);
+    if std::net::TcpStream::connect(("127.0.0.1", 113)).is_ok() {
+        eprintln!("SKIPPED: something already listens on 127.0.0.1:113");
+        return;
+    }
+    // No identd: IDONLY refuses, with xinetd's NOID line.
+    assert!(exchange_from("127.0.0.1", p_only).is_empty());
+    d.wait_file(
+        "svc.log",
+        "NOID: idonly 127.0.0.1 no server",
+        Duration::from_secs(15),
+    );
+    let Some(identd) = fake_identd() else {
+        eprintln!("SKIPPED: cannot bind 127.0.0.1:113");
+        return;
+    };
+    assert_eq!(exchange_from("127.0.0.1", p_log).len(), 26);
+    d.wait_file(
+        "svc.log",
+        "USERID: uid UNIX : alice1",
+        Duration::from_secs(15),
+    );
+    assert_eq!(
+        exchange_from("127.0.0.1", p_only).len(),
+        26,
+        "IDONLY serves a client with an ident"
+    );
+    identd.join().unwrap();
+}
