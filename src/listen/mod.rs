@@ -162,6 +162,14 @@ pub fn connect_nonblocking(to: SocketAddr) -> io::Result<Socket> {
     }
 }
 
+/// Looks at what a stream client has sent without consuming it (non-blocking).
+pub fn peek_stream(sock: &Socket, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout; recv only writes into it.
+    let uninit: &mut [MaybeUninit<u8>] =
+        unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    sock.recv_with_flags(uninit, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+}
+
 /// Writes a banner to a new connection without blocking: a client whose receive window is
 /// full gets what fits (banners are at most 64 KiB, far below a socket buffer).
 pub fn send_banner(conn: &Socket, data: &[u8]) {

@@ -51,6 +51,9 @@ const FAILURES: Token = Token(1);
 const LOOKUPS: Token = Token(usize::MAX);
 /// How long a connection waits for its client's name before it is decided without one.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a tcpmux client has to send its service name, and the longest name line.
+const MUX_TIMEOUT: Duration = Duration::from_secs(10);
+const MUX_LINE_MAX: usize = 512;
 /// How long an ident query may take (xinetd: 30 s); past it, `NOID … timeout`.
 const IDENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
@@ -167,6 +170,11 @@ struct Session {
 /// What a session does.
 enum Work {
     Builtin(StreamSession),
+    /// The tcpmux service waiting for its client's service name.
+    Mux {
+        peer: SocketAddr,
+        id: u64,
+    },
     /// An ident query about a waiting client (the session's socket, not watched meanwhile).
     Ident {
         query: Query,
@@ -196,6 +204,8 @@ enum Timer {
     LookupTimeout(u64),
     /// An ident query (session key, query id) took too long.
     IdentTimeout(usize, u64),
+    /// A tcpmux client (session key, id) did not send its service name in time.
+    MuxTimeout(usize, u64),
 }
 
 /// A connection waiting for its client's name (address rules with `.domain` entries).
@@ -204,6 +214,8 @@ struct Parked {
     serial: u64,
     conn: Socket,
     peer: SocketAddr,
+    /// Reached through tcpmux as a TCPMUXPLUS service: send `+Go` before starting it.
+    plus: bool,
 }
 
 pub struct Daemon {
@@ -346,6 +358,9 @@ impl Daemon {
         let Some(svc) = self.services.get(key) else {
             return;
         };
+        if svc.def.mux.is_some() {
+            return; // reached through tcpmux, never listening itself
+        }
         let spec = svc.def.listen.clone();
         let result = listen::open(&spec).or_else(|e| {
             // No IPv6 on this host: the dual-stack default falls back to IPv4.
@@ -570,6 +585,12 @@ impl Daemon {
                         self.finish_ident(k, Outcome::NoId(NoidReason::Timeout));
                     }
                 }
+                Timer::MuxTimeout(k, id) => {
+                    if matches!(self.sessions.get(k).map(|s| &s.work), Some(Work::Mux { id: i, .. }) if *i == id)
+                    {
+                        self.end_session(k);
+                    }
+                }
                 Timer::LookupTimeout(id) => {
                     if let Some(p) = self.parked.remove(&id) {
                         self.decide_and_start(p, None, false);
@@ -743,6 +764,7 @@ impl Daemon {
         }
         let serial = self.services[key].serial;
         let parked = Parked {
+            plus: false,
             key,
             serial,
             conn,
@@ -947,6 +969,7 @@ impl Daemon {
             serial,
             conn,
             peer,
+            ..
         } = p;
         let work = Work::Ident {
             query,
@@ -1004,6 +1027,7 @@ impl Daemon {
             .registry()
             .deregister(&mut SourceFd(&query.socket.as_raw_fd()));
         let parked = Parked {
+            plus: false,
             key,
             serial,
             conn: socket,
@@ -1046,16 +1070,24 @@ impl Daemon {
             self.refused(p);
             return;
         }
-        let Parked { conn, peer, .. } = p;
+        let Parked {
+            conn, peer, plus, ..
+        } = p;
         if let Some(b) = &def.banners.success {
             listen::send_banner(&conn, b);
+        }
+        if plus {
+            listen::send_banner(&conn, b"+Go\r\n");
         }
         self.services[key].connections += 1;
         match &def.action {
             Action::Internal(b) => self.start_session(key, &def, conn, peer, *b),
             Action::Redirect(to) => self.start_relay(key, &def, conn, peer, *to),
+            Action::Tcpmux => self.start_mux(key, &def, conn, peer),
             Action::Exec(plan) => {
                 let host = peer.ip().to_string();
+                // A connection that went through tcpmux was made non-blocking meanwhile.
+                let _ = conn.set_nonblocking(false);
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
@@ -1227,6 +1259,99 @@ impl Daemon {
         self.apply_step(k, interest, true);
     }
 
+    /// The `tcpmux` service: wait (bounded) for the client's service name.
+    fn start_mux(&mut self, key: usize, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
+        if conn.set_nonblocking(true).is_err() {
+            return;
+        }
+        let svc = &mut self.services[key];
+        self.logs.start(&svc.log, def, 0, Some(peer));
+        let serial = svc.serial;
+        self.next_lookup += 1;
+        let id = self.next_lookup;
+        let fd = conn.as_raw_fd();
+        let work = Work::Mux { peer, id };
+        let k = self.sessions.insert(Session {
+            socket: conn,
+            work,
+            key,
+            serial,
+            peer: peer.ip(),
+        });
+        let r =
+            self.poll
+                .registry()
+                .register(&mut SourceFd(&fd), session_token(k), Interest::READABLE);
+        if r.is_err() {
+            self.end_session(k);
+            return;
+        }
+        self.later(MUX_TIMEOUT, Timer::MuxTimeout(k, id));
+    }
+
+    /// tcpmux: the name line, when complete. Bytes after it stay in the socket for the server.
+    fn on_mux(&mut self, k: usize) {
+        let Some(s) = self.sessions.get(k) else {
+            return;
+        };
+        let mut bytes = [0u8; MUX_LINE_MAX];
+        let n = match listen::peek_stream(&s.socket, &mut bytes) {
+            Ok(0) => return self.end_session(k),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => return self.end_session(k),
+        };
+        let Some(end) = bytes[..n].windows(2).position(|w| w == b"\r\n") else {
+            if n >= MUX_LINE_MAX {
+                self.end_session(k); // no line in 512 bytes: not a tcpmux client
+            }
+            return;
+        };
+        let mut line = vec![0u8; end + 2];
+        let _ = std::io::Read::read_exact(&mut &s.socket, &mut line);
+        let name = String::from_utf8_lossy(&line[..end]).trim().to_string();
+        let Some(s) = self.sessions.try_remove(k) else {
+            return;
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&s.socket.as_raw_fd()));
+        let Work::Mux { peer, .. } = s.work else {
+            return;
+        };
+        let conn = s.socket;
+        let muxed = || self.services.iter().filter(|(_, v)| v.def.mux.is_some());
+        if name.eq_ignore_ascii_case("help") {
+            let mut list = String::new();
+            for (_, v) in muxed() {
+                list.push_str(&v.def.name);
+                list.push_str("\r\n");
+            }
+            listen::send_banner(&conn, list.as_bytes());
+            return;
+        }
+        let found = muxed()
+            .find(|(_, v)| v.def.name.eq_ignore_ascii_case(&name))
+            .map(|(sk, v)| (sk, v.serial, v.def.mux == Some(true)));
+        let Some((sub, serial, plus)) = found else {
+            listen::send_banner(&conn, b"-Service name not found\r\n");
+            return;
+        };
+        // The named service's own limits and access rules apply (xinetd's CVE-2013-4342 fix).
+        if !self.admit(sub, Some(peer), true) {
+            return;
+        }
+        let parked = Parked {
+            key: sub,
+            serial,
+            conn,
+            peer,
+            plus,
+        };
+        self.decide_and_start(parked, None, false);
+    }
+
     /// `redirect`: connect to the backend without blocking and relay both ways in the daemon.
     fn start_relay(
         &mut self,
@@ -1292,6 +1417,7 @@ impl Daemon {
                 let step = session.drive(&mut &s.socket);
                 self.apply_step(key, step, false);
             }
+            Work::Mux { .. } => self.on_mux(key),
             Work::Ident { query, .. } => {
                 if let Some(outcome) = query.drive() {
                     self.finish_ident(key, outcome);
@@ -1376,6 +1502,7 @@ impl Daemon {
                     let _ = s.socket.shutdown(std::net::Shutdown::Write);
                 }
             }
+            Work::Mux { .. } => return, // never counted as running
             Work::Ident { query, .. } => {
                 let fd = query.socket.as_raw_fd();
                 let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
@@ -1414,7 +1541,7 @@ impl Daemon {
                 Some(c) => {
                     let path = match &c.def.action {
                         Action::Exec(p) => p.path.clone(),
-                        Action::Internal(_) | Action::Redirect(_) => Default::default(),
+                        _ => Default::default(),
                     };
                     let why = spawn::describe(f.step, &path, f.errno);
                     format!(

@@ -74,6 +74,9 @@ pub fn render(v: View<'_>) -> String {
             Action::Redirect(to) => {
                 let _ = writeln!(o, "\tredirect = {to}");
             }
+            Action::Tcpmux => {
+                let _ = writeln!(o, "\tinternal = tcpmux");
+            }
             Action::Exec(p) => {
                 let _ = writeln!(o, "\tserver = {}", p.path.to_string_lossy());
             }

@@ -80,6 +80,7 @@ mod tests {
             banners: Default::default(),
             sensor: None,
             idonly: false,
+            mux: None,
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

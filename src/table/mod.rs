@@ -94,6 +94,8 @@ pub enum Action {
     Internal(Builtin),
     /// `redirect`: relay the connection to this address inside superd.
     Redirect(SocketAddr),
+    /// The internal `tcpmux` service (RFC 1078): read a service name, hand over to it.
+    Tcpmux,
 }
 
 /// One runnable service.
@@ -120,6 +122,9 @@ pub struct Service {
     /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
     /// loads, sent before the checks, after they pass, and after a refusal.
     pub banners: Banners,
+    /// `type = TCPMUX` (`Some(false)`) or `TCPMUXPLUS` (`Some(true)`): reached through the
+    /// `tcpmux` service by name, never listening itself.
+    pub mux: Option<bool>,
     /// `flags = IDONLY`: refuse clients whose ident (RFC 1413) query gives no user.
     pub idonly: bool,
     /// `flags = SENSOR`: every client is refused and its address added to the global deny
@@ -172,7 +177,7 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
         match build_one(decl, system, &mut warnings) {
             Ok(svc) => {
                 let key = (svc.protocol(), svc.listen.addr.port());
-                let clash = ports.get(&key).and_then(|v| {
+                let clash = ports.get(&key).filter(|_| svc.mux.is_none()).and_then(|v| {
                     v.iter()
                         .find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
                 });
@@ -276,10 +281,7 @@ fn build_one(
     // Features that arrive with later work. Those that restrict or redirect clients are
     // refused rather than ignored: running a service open to everyone that was written to be
     // restricted would be a silent security hole.
-    for (set, what) in [
-        (ty.rpc, "type = RPC"),
-        (ty.tcpmux || ty.tcpmuxplus, "type = TCPMUX"),
-    ] {
+    for (set, what) in [(ty.rpc, "type = RPC")] {
         if set {
             return Err(err(None, format!("{what} is not supported by this version of superd yet; the service is not started")));
         }
@@ -296,8 +298,17 @@ fn build_one(
         }
     }
 
-    // Port: /etc/services unless UNLISTED.
-    let port = if ty.unlisted {
+    let mux = (ty.tcpmux || ty.tcpmuxplus).then_some(ty.tcpmuxplus);
+    if mux.is_some() && (socket_type != SocketType::Stream || wait) {
+        return Err(err(
+            None,
+            "TCPMUX services need socket_type = stream and wait = no".into(),
+        ));
+    }
+    // Port: /etc/services unless UNLISTED; TCPMUX services have none (tcpmux's port serves them).
+    let port = if mux.is_some() {
+        0
+    } else if ty.unlisted {
         match &decl.port {
             Some(p) => p.value,
             None => return Err(err(None, "UNLISTED services need a port attribute".into())),
@@ -362,6 +373,8 @@ fn build_one(
         )
     } else if flags.sensor {
         Action::Internal(Builtin::Discard)
+    } else if internal && decl.name.eq_ignore_ascii_case("tcpmux") {
+        Action::Tcpmux
     } else if internal {
         match Builtin::from_name(&decl.name) {
             Some(b) => Action::Internal(b),
@@ -407,6 +420,7 @@ fn build_one(
                 .map_err(|m| err(decl.banner_fail.as_ref().map(|b| &b.span), m))?,
         },
         idonly: flags.idonly,
+        mux,
         sensor: flags
             .sensor
             .then(|| decl.deny_time.unwrap_or(DenyTime::Never)),
@@ -736,6 +750,7 @@ impl fmt::Display for Service {
         match &self.action {
             Action::Internal(b) => writeln!(f, "\tinternal    = {}", b.name())?,
             Action::Redirect(to) => writeln!(f, "\tredirect    = {to}")?,
+            Action::Tcpmux => writeln!(f, "\tinternal    = tcpmux")?,
             Action::Exec(p) => {
                 writeln!(f, "\tserver      = {}", p.path.to_string_lossy())?;
                 let argv: Vec<_> = p.argv.iter().map(|a| a.to_string_lossy()).collect();

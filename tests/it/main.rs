@@ -18,4 +18,5 @@ mod privileges;
 mod redirect;
 mod reload;
 mod robustness;
+mod tcpmux;
 mod xinetd_compat;
