@@ -244,15 +244,8 @@ fn notes(decl: &ServiceDecl, words: &[String], host_line: Option<u32>) -> Vec<St
     }
     if ty.rpc {
         notes.push(
-            "RPC services are not supported by superd yet: superd reports this service as an \
-             error and does not start it"
-                .to_string(),
-        );
-    }
-    if ty.tcpmux || ty.tcpmuxplus {
-        notes.push(
-            "TCPMUX services are not supported by superd yet: superd reports this service as an \
-             error and does not start it"
+            "RPC: the service listens on a port the kernel chooses and is registered with \
+             rpcbind, which must be running"
                 .to_string(),
         );
     }
@@ -518,7 +511,7 @@ mod tests {
             "# NOTE: 'bind = localhost' comes from the 'host:' line 8; inetd listens on every \
              address of a host name, xinetd on the first only\n",
             "\tid\t\t= 7781-udp\n",
-            "# NOTE: RPC services are not supported by superd yet",
+            "# NOTE: RPC: the service listens on a port the kernel chooses",
             "\trpc_version\t= 1-3\n",
             "# NOTE: 'tcp,rcvbuf=64k': socket buffer sizes (sndbuf, rcvbuf) have no xinetd \
              equivalent and are dropped\n",
@@ -539,7 +532,6 @@ mod tests {
              equivalent and is dropped",
             "the FreeBSD login class has no xinetd equivalent and is dropped",
             "\tinstances\t= 4\n\tper_source\t= 2\n",
-            "# NOTE: TCPMUX services are not supported by superd yet",
             "\ttype\t\t= TCPMUXPLUS\n",
         ] {
             assert!(joined.contains(needle), "missing {needle:?} in\n{out}");

@@ -40,6 +40,7 @@ use crate::log::ServiceLog;
 use crate::runtime::ident::{Outcome, Query};
 use crate::runtime::logging::{FailReason, Logs};
 use crate::runtime::lookup::{Lookups, Request};
+use crate::runtime::portmap;
 use crate::runtime::reload;
 use crate::runtime::Settings;
 use crate::spawn::{self, Exit, FailurePipe};
@@ -377,6 +378,25 @@ impl Daemon {
         let proto = svc.def.protocol();
         match result {
             Ok(sock) => {
+                if let Some((program, versions)) = self.services[key].def.rpc {
+                    let port = sock
+                        .local_addr()
+                        .ok()
+                        .and_then(|a| a.as_socket())
+                        .map_or(0, |a| a.port());
+                    if let Err(e) = register_rpc(program, versions, proto, port) {
+                        self.logs.daemon(
+                            Level::Err,
+                            &format!(
+                                "service {id}: cannot register RPC program {program} with rpcbind (127.0.0.1:111): {e}; the service is unavailable, retrying every {} s",
+                                BIND_RETRY.as_secs()
+                            ),
+                        );
+                        let serial = self.services[key].serial;
+                        self.later(BIND_RETRY, Timer::RetryBind(key, serial));
+                        return;
+                    }
+                }
                 if let Some(svc) = self.services.get_mut(key) {
                     svc.socket = Some(Rc::new(sock));
                 }
@@ -451,7 +471,11 @@ impl Daemon {
             return;
         };
         let old = svc.serial;
-        svc.socket = None;
+        if let (Some(_), Some((program, (low, high)))) = (svc.socket.take(), svc.def.rpc) {
+            for v in low..=high {
+                let _ = portmap::unset(program, v);
+            }
+        }
         svc.serial = new_serial;
         svc.running = 0;
         svc.sources = SourceCounts::new();
@@ -536,6 +560,7 @@ impl Daemon {
                 Level::Notice,
                 "received SIGQUIT: exiting now, servers keep running",
             );
+            self.unregister_rpc();
             return Some(Stop::Quit);
         }
         let int = self.signals.int.swap(false, Ordering::SeqCst);
@@ -1730,6 +1755,17 @@ impl Daemon {
         );
     }
 
+    /// Removes every RPC registration (SIGQUIT; SIGTERM does it by closing the sockets).
+    fn unregister_rpc(&mut self) {
+        for (_, svc) in self.services.iter() {
+            if let (Some(_), Some((program, (low, high)))) = (&svc.socket, svc.def.rpc) {
+                for v in low..=high {
+                    let _ = portmap::unset(program, v);
+                }
+            }
+        }
+    }
+
     /// SIGTERM: close every socket, ask every server to stop, wait a little, then insist.
     fn terminate(&mut self) {
         let keys: Vec<usize> = self.services.iter().map(|(k, _)| k).collect();
@@ -1826,6 +1862,26 @@ impl Daemon {
 }
 
 /// Whether a listening socket has a connection waiting (non-blocking check).
+/// Registers every version of an RPC program; on failure, undoes what was registered.
+fn register_rpc(program: u32, (low, high): (u32, u32), proto: &str, port: u16) -> io::Result<()> {
+    let prot = if proto == "udp" {
+        portmap::IPPROTO_UDP
+    } else {
+        portmap::IPPROTO_TCP
+    };
+    for v in low..=high {
+        // A registration left by an earlier run would make SET fail: clear it first.
+        let _ = portmap::unset(program, v);
+        if let Err(e) = portmap::set(program, v, prot, port) {
+            for done in low..v {
+                let _ = portmap::unset(program, done);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 fn readable_now(sock: &Socket) -> bool {
     let mut fds = [nix::poll::PollFd::new(
         std::os::fd::AsFd::as_fd(sock),

@@ -10,6 +10,7 @@ pub mod dump;
 pub mod ident;
 pub mod logging;
 pub mod lookup;
+pub mod portmap;
 pub mod reload;
 
 use std::ffi::OsString;

@@ -33,7 +33,7 @@ pub fn plan<'a>(running: impl IntoIterator<Item = &'a Service>, new: &ServiceTab
         seen.insert(old.id.as_str());
         match new.services.iter().find(|s| s.id == old.id) {
             Some(n) if n == old => p.unchanged.push(old.id.clone()),
-            Some(n) if n.listen == old.listen && n.wait == old.wait => {
+            Some(n) if n.listen == old.listen && n.wait == old.wait && n.rpc == old.rpc => {
                 p.updated.push(old.id.clone())
             }
             Some(_) => p.reopened.push(old.id.clone()),
@@ -81,6 +81,7 @@ mod tests {
             sensor: None,
             idonly: false,
             mux: None,
+            rpc: None,
             log_type: None,
             log_on_success: SuccessFlags::default(),
             log_on_failure: FailureFlags::default(),

@@ -40,6 +40,8 @@ pub struct System {
     pub is_root: bool,
     /// superd's environment at start-up, for `passenv`.
     pub environment: Vec<(String, String)>,
+    /// `/etc/rpc` as text (RPC program numbers by name).
+    pub rpc_programs: String,
     /// Environments already built during this load, shared between services.
     pub env_cache: std::cell::RefCell<HashMap<Vec<CString>, Arc<[CString]>>>,
 }
@@ -70,6 +72,7 @@ impl System {
                 is_root: nix::unistd::geteuid().is_root(),
                 environment,
                 env_cache: Default::default(),
+                rpc_programs: std::fs::read_to_string("/etc/rpc").unwrap_or_default(),
             },
             diag,
         )
@@ -122,6 +125,8 @@ pub struct Service {
     /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
     /// loads, sent before the checks, after they pass, and after a refusal.
     pub banners: Banners,
+    /// `type = RPC`: the program and inclusive version range registered with rpcbind.
+    pub rpc: Option<(u32, (u32, u32))>,
     /// `type = TCPMUX` (`Some(false)`) or `TCPMUXPLUS` (`Some(true)`): reached through the
     /// `tcpmux` service by name, never listening itself.
     pub mux: Option<bool>,
@@ -177,7 +182,7 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
         match build_one(decl, system, &mut warnings) {
             Ok(svc) => {
                 let key = (svc.protocol(), svc.listen.addr.port());
-                let clash = ports.get(&key).filter(|_| svc.mux.is_none()).and_then(|v| {
+                let clash = ports.get(&key).filter(|_| key.1 != 0).and_then(|v| {
                     v.iter()
                         .find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
                 });
@@ -278,27 +283,28 @@ fn build_one(
         None => return Err(err(None, "missing attribute wait".into())),
     };
 
-    // Features that arrive with later work. Those that restrict or redirect clients are
-    // refused rather than ignored: running a service open to everyone that was written to be
-    // restricted would be a silent security hole.
-    for (set, what) in [(ty.rpc, "type = RPC")] {
-        if set {
-            return Err(err(None, format!("{what} is not supported by this version of superd yet; the service is not started")));
-        }
-    }
-    for (set, what) in [(
-        decl.deny_time.is_some() && !flags.sensor,
-        "deny_time without flags = SENSOR",
-    )] {
-        if set {
-            warnings.push(Diagnostic::warning(
-                decl.span.clone(),
-                format!("service {id}: {what} is accepted but not enforced by this version of superd yet"),
-            ));
-        }
+    if decl.deny_time.is_some() && !flags.sensor {
+        warnings.push(Diagnostic::warning(
+            decl.span.clone(),
+            format!("service {id}: deny_time only applies with flags = SENSOR; ignored"),
+        ));
     }
 
     let mux = (ty.tcpmux || ty.tcpmuxplus).then_some(ty.tcpmuxplus);
+    let rpc = if ty.rpc {
+        let program = match (ty.unlisted, decl.rpc_number) {
+            (true, Some(n)) => n,
+            (true, None) => return Err(err(None, "UNLISTED RPC services need rpc_number".into())),
+            (false, _) => crate::runtime::portmap::program_number(&sys.rpc_programs, &decl.name)
+                .ok_or_else(|| err(None, format!("RPC program {} is not in /etc/rpc (use type = RPC UNLISTED and rpc_number)", decl.name)))?,
+        };
+        let versions = decl
+            .rpc_version
+            .ok_or_else(|| err(None, "RPC services need rpc_version".into()))?;
+        Some((program, versions))
+    } else {
+        None
+    };
     if mux.is_some() && (socket_type != SocketType::Stream || wait) {
         return Err(err(
             None,
@@ -306,7 +312,8 @@ fn build_one(
         ));
     }
     // Port: /etc/services unless UNLISTED; TCPMUX services have none (tcpmux's port serves them).
-    let port = if mux.is_some() {
+    // RPC services take a port the kernel chooses and tell rpcbind about it.
+    let port = if mux.is_some() || rpc.is_some() {
         0
     } else if ty.unlisted {
         match &decl.port {
@@ -421,6 +428,7 @@ fn build_one(
         },
         idonly: flags.idonly,
         mux,
+        rpc,
         sensor: flags
             .sensor
             .then(|| decl.deny_time.unwrap_or(DenyTime::Never)),
@@ -856,6 +864,7 @@ mod tests {
                 ("HOME".into(), "/root".into()),
             ],
             env_cache: Default::default(),
+            rpc_programs: String::new(),
         }
     }
 
@@ -1115,13 +1124,32 @@ mod tests {
     }
 
     #[test]
-    fn features_not_yet_supported_refuse_the_service() {
-        let t = table("service echo\n{\n\ttype = RPC\n\tsocket_type = stream\n\twait = no\n}\n");
-        assert!(t.services.is_empty());
+    fn rpc_services_need_a_program_and_versions() {
+        let rpc = "service myrpc\n{\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/true\n";
+        let t = table(&format!(
+            "{rpc}\ttype = RPC UNLISTED\n\trpc_version = 1\n}}\n"
+        ));
         assert!(
-            errors(&t)[0].contains("type = RPC is not supported"),
+            errors(&t)[0].contains("UNLISTED RPC services need rpc_number"),
             "{:?}",
             errors(&t)
+        );
+        let t = table(&format!(
+            "{rpc}\ttype = RPC UNLISTED\n\trpc_number = 400000\n}}\n"
+        ));
+        assert!(
+            errors(&t)[0].contains("RPC services need rpc_version"),
+            "{:?}",
+            errors(&t)
+        );
+        let t = table(&format!(
+            "{rpc}\ttype = RPC UNLISTED\n\trpc_number = 400000\n\trpc_version = 2-3\n}}\n"
+        ));
+        assert_eq!(t.services[0].rpc, Some((400_000, (2, 3))));
+        assert_eq!(
+            t.services[0].listen.addr.port(),
+            0,
+            "the kernel chooses the port"
         );
     }
 

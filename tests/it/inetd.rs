@@ -22,7 +22,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 }
 
 #[test]
-fn convert_every_form_then_check_accepts_all_but_rpc() {
+fn convert_every_form_then_check_accepts_it() {
     let dir = tempfile::tempdir().unwrap();
     let echo = free_port();
     let discard = free_port();
@@ -78,23 +78,19 @@ fn convert_every_form_then_check_accepts_all_but_rpc() {
         "\ttype\t\t= RPC\n",
         "\trpc_version\t= 1-3\n",
         "# NOTE: 'bind = 127.0.0.1' comes from the 'host:' line 10\n",
-        "# NOTE: RPC services are not supported by superd yet",
+        "# NOTE: RPC: the service listens on a port the kernel chooses",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
 
     let converted = write(dir.path(), "xinetd.conf", &out);
     let (code, out, err) = run_superd(&["--check", "-f", &converted, "--services-file", &svc]);
+    // Everything converts and checks, but the RPC entry: its server (rpc.rusersd) is not
+    // installed here (or, without netbase's /etc/rpc, its program number is unknown).
     assert_eq!(code, 1, "{out}\n{err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
     assert_eq!(errors.len(), 1, "{err}");
-    assert!(
-        errors[0].ends_with(
-            "service rusersd: type = RPC is not supported by this version of superd yet; the \
-             service is not started"
-        ),
-        "{err}"
-    );
+    assert!(errors[0].contains("service rusersd: "), "{err}");
     assert!(
         out.contains("# 8 services ready, 1 errors,"),
         "{out}\n{err}"

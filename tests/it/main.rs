@@ -18,5 +18,6 @@ mod privileges;
 mod redirect;
 mod reload;
 mod robustness;
+mod rpc;
 mod tcpmux;
 mod xinetd_compat;
