@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use superd::access::hosts::Client;
 
+/// What runs one input through a parser and its invariants.
+type Check = dyn Fn(&[u8]);
+
 const SEED: u64 = 0x5eed_5eed_d0d0_cafe;
 /// Cases per generator (random bytes, grammar words, corpus mutations) and parser.
 const CASES: usize = 700;
@@ -147,7 +150,7 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// Runs `check` on `input`; a panic is reported with the input that caused it.
-fn run(target: &str, what: &str, input: &[u8], check: &dyn Fn(&[u8])) {
+fn run(target: &str, what: &str, input: &[u8], check: &Check) {
     if catch_unwind(AssertUnwindSafe(|| check(input))).is_err() {
         panic!(
             "{target}: panic (message above) on {what}: {:?}\nas bytes: {input:?}",
@@ -157,7 +160,7 @@ fn run(target: &str, what: &str, input: &[u8], check: &dyn Fn(&[u8])) {
 }
 
 /// Random bytes, grammar sentences and corpus mutations, `cases` of each, within `BUDGET`.
-fn property(target: &str, vocabulary: &[&str], check: &dyn Fn(&[u8])) {
+fn property(target: &str, vocabulary: &[&str], check: &Check) {
     let cases = std::env::var("SUPERD_PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -621,7 +624,7 @@ fn services_never_panics() {
 /// the fuzzers found (saved there as regression inputs).
 #[test]
 fn fuzz_corpus_replays() {
-    let targets: [(&str, &dyn Fn(&[u8])); 6] = [
+    let targets: [(&str, &Check); 6] = [
         ("xinetd_conf", &xinetd_conf),
         ("inetd_conf", &inetd_conf),
         ("hosts_access", &hosts_access),
