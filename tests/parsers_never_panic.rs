@@ -1,7 +1,8 @@
 //! Parsers never panic, on any input: a small property test that runs in CI.
 //!
 //! Every parser (xinetd.conf, inetd.conf, hosts.allow with `check`, only_from lists, the command
-//! line, /etc/services) gets a few thousand inputs from an inline xorshift generator: random
+//! line, /etc/services) gets up to `CASES` rounds, each 1.5 s at most, of inputs from an inline
+//! xorshift generator: random
 //! bytes, random sentences of its grammar's words, and mutations of the seed corpus in
 //! fuzz/corpus/. Each input also goes through the invariants the fuzz targets check
 //! (fuzz/src/lib.rs, included below). Every corpus file is replayed as well, so what the fuzzers
