@@ -179,7 +179,7 @@ pub fn merge_into(main: &mut Config, inetd: Config) {
     };
     for mut decl in inetd.services {
         rename(&mut decl.id);
-        inherit(&mut decl, &main.defaults);
+        super::parser::inherit(&mut decl, &main.defaults);
         main.services.push(decl);
     }
     for mut rejected in inetd.rejected {
@@ -190,35 +190,6 @@ pub fn merge_into(main: &mut Config, inetd: Config) {
     main.files.extend(inetd.files);
 }
 
-/// The `defaults` inheritance of the xinetd parser, for entries that set no list of their own.
-fn inherit(decl: &mut ServiceDecl, defaults: &ServiceDecl) {
-    decl.only_from = defaults.only_from.clone();
-    decl.no_access = defaults.no_access.clone();
-    decl.log_on_success = defaults.log_on_success;
-    decl.log_on_failure = defaults.log_on_failure;
-    decl.passenv = defaults.passenv.clone();
-    macro_rules! fill {
-        ($($field:ident),*) => {
-            $(if decl.$field.is_none() {
-                decl.$field = defaults.$field.clone();
-            })*
-        };
-    }
-    fill!(
-        instances,
-        per_source,
-        cps,
-        max_load,
-        groups,
-        umask,
-        bind,
-        v6only,
-        log_type,
-        banner,
-        banner_success,
-        banner_fail
-    );
-}
 
 /// One word of an entry and where it starts (1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]

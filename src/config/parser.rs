@@ -680,8 +680,8 @@ impl<'b> Loader<'b> {
 }
 
 /// Give a service the `defaults` lists (its own list assignments are replayed on top) and the
-/// `defaults` value of every scalar it did not set.
-fn inherit(decl: &mut ServiceDecl, defaults: &ServiceDecl) {
+/// `defaults` value of every scalar it did not set. Also used for inetd.conf entries.
+pub(crate) fn inherit(decl: &mut ServiceDecl, defaults: &ServiceDecl) {
     decl.only_from = defaults.only_from.clone();
     decl.no_access = defaults.no_access.clone();
     decl.log_on_success = defaults.log_on_success;
