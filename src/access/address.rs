@@ -66,6 +66,13 @@ pub struct Access {
 }
 
 impl Access {
+    /// No rules at all (what most services have).
+    pub const NONE: Access = Access {
+        only_from: None,
+        no_access: None,
+        access_times: None,
+    };
+
     /// Whether `only_from` or `no_access` is set (otherwise every address is allowed).
     pub fn has_address_rules(&self) -> bool {
         self.only_from.is_some() || self.no_access.is_some()

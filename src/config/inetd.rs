@@ -190,7 +190,6 @@ pub fn merge_into(main: &mut Config, inetd: Config) {
     main.files.extend(inetd.files);
 }
 
-
 /// One word of an entry and where it starts (1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Word {

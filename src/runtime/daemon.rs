@@ -712,7 +712,7 @@ impl Daemon {
             .def
             .max_load
             .and_then(|_| limits::read_loadavg(Path::new(LOADAVG_PATH)));
-        let in_access_times = svc.def.access.access_times.as_ref().is_none_or(|t| {
+        let in_access_times = svc.def.access().access_times.as_ref().is_none_or(|t| {
             let now = LocalTime::local(SystemTime::now());
             t.allows(u16::from(now.hour) * 60 + u16::from(now.minute))
         });
@@ -778,11 +778,11 @@ impl Daemon {
     fn on_connection(&mut self, key: usize, def: &Rc<Service>, conn: Socket, peer: SocketAddr) {
         let forks = matches!(def.action, Action::Exec(_));
         // `banner` goes out before any check, as xinetd sends it.
-        if let Some(b) = &def.banners.always {
+        if let Some(b) = &def.banners().always {
             listen::send_banner(&conn, b);
         }
         if !self.admit(key, Some(peer), forks) {
-            if let Some(b) = &def.banners.fail {
+            if let Some(b) = &def.banners().fail {
                 listen::send_banner(&conn, b);
             }
             return; // dropping `conn` closes it, as xinetd does
@@ -795,7 +795,7 @@ impl Daemon {
             conn,
             peer,
         };
-        if def.access.needs_name() || (def.libwrap.is_some() && self.hosts_need_name()) {
+        if def.access().needs_name() || (def.libwrap.is_some() && self.hosts_need_name()) {
             // The rules need the client's name: ask off the loop and decide when it comes.
             self.next_lookup += 1;
             let id = self.next_lookup;
@@ -918,8 +918,8 @@ impl Daemon {
         let listed = !self.sensors.is_empty() && self.sensors.contains(ip, now);
         let verdict = if listed {
             AddressVerdict::Deny
-        } else if svc.def.access.has_address_rules() {
-            svc.def.access.decide_address(peer.ip(), name)
+        } else if svc.def.access().has_address_rules() {
+            svc.def.access().decide_address(peer.ip(), name)
         } else {
             AddressVerdict::Allow
         };
@@ -963,7 +963,7 @@ impl Daemon {
 
     /// Sends `banner_fail` and drops the connection.
     fn refused(&self, p: Parked) {
-        if let Some(b) = &self.services[p.key].def.banners.fail {
+        if let Some(b) = &self.services[p.key].def.banners().fail {
             listen::send_banner(&p.conn, b);
         }
     }
@@ -1098,7 +1098,7 @@ impl Daemon {
         let Parked {
             conn, peer, plus, ..
         } = p;
-        if let Some(b) = &def.banners.success {
+        if let Some(b) = &def.banners().success {
             listen::send_banner(&conn, b);
         }
         if plus {

@@ -117,14 +117,16 @@ pub struct Service {
     /// `max_load`: refuse while the 1-minute load average is at or above it.
     pub max_load: Option<f64>,
     /// `only_from`, `no_access`, `access_times`: see [`Access`] for what the runtime does.
-    pub access: Access,
+    /// `None` when the service has none of these rules (most do not: kept out of line to
+    /// keep a service small); read it through [`Service::access`].
+    pub access_rules: Option<Box<Access>>,
     /// The daemon name hosts.allow/hosts.deny rules are matched against (xinetd's rules:
     /// `libwrap`, else the name of an internal service, else argv[0]'s file name); `None` with
     /// `flags = NOLIBWRAP`.
     pub libwrap: Option<String>,
     /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
     /// loads, sent before the checks, after they pass, and after a refusal.
-    pub banners: Banners,
+    pub banner_files: Option<Box<Banners>>,
     /// `type = RPC`: the program and inclusive version range registered with rpcbind.
     pub rpc: Option<(u32, (u32, u32))>,
     /// `type = TCPMUX` (`Some(false)`) or `TCPMUXPLUS` (`Some(true)`): reached through the
@@ -141,6 +143,21 @@ pub struct Service {
 }
 
 impl Service {
+    /// `only_from`, `no_access`, `access_times`.
+    pub fn access(&self) -> &Access {
+        self.access_rules.as_deref().unwrap_or(&Access::NONE)
+    }
+
+    /// `banner`, `banner_success`, `banner_fail`.
+    pub fn banners(&self) -> &Banners {
+        const NONE: Banners = Banners {
+            always: None,
+            success: None,
+            fail: None,
+        };
+        self.banner_files.as_deref().unwrap_or(&NONE)
+    }
+
     pub fn protocol(&self) -> &'static str {
         match self.listen.socket_type {
             SocketType::Dgram => "udp",
@@ -417,15 +434,16 @@ fn build_one(
         per_source: decl.per_source.unwrap_or(Limit::Unlimited),
         cps: decl.cps,
         max_load: decl.max_load.filter(|l| *l > 0.0),
-        access,
-        banners: Banners {
+        access_rules: (access != Access::NONE).then(|| Box::new(access)),
+        banner_files: Some(Box::new(Banners {
             always: read_banner(decl.banner.as_ref())
                 .map_err(|m| err(decl.banner.as_ref().map(|b| &b.span), m))?,
             success: read_banner(decl.banner_success.as_ref())
                 .map_err(|m| err(decl.banner_success.as_ref().map(|b| &b.span), m))?,
             fail: read_banner(decl.banner_fail.as_ref())
                 .map_err(|m| err(decl.banner_fail.as_ref().map(|b| &b.span), m))?,
-        },
+        }))
+        .filter(|b| **b != Banners::default()),
         idonly: flags.idonly,
         mux,
         rpc,
@@ -812,16 +830,16 @@ impl fmt::Display for Service {
         if let Some(load) = self.max_load {
             writeln!(f, "\tmax_load    = {load}")?;
         }
-        if let Some(l) = &self.access.only_from {
+        if let Some(l) = &self.access().only_from {
             writeln!(f, "\tonly_from   = {l}")?;
         }
-        if let Some(l) = &self.access.no_access {
+        if let Some(l) = &self.access().no_access {
             writeln!(f, "\tno_access   = {l}")?;
         }
         if let Some(d) = &self.libwrap {
             writeln!(f, "\tlibwrap     = {d} (hosts.allow, hosts.deny)")?;
         }
-        if let Some(t) = &self.access.access_times {
+        if let Some(t) = &self.access().access_times {
             writeln!(f, "\taccess_times = {t}")?;
         }
         match &self.log_type {
@@ -1035,7 +1053,7 @@ mod tests {
             "{ECHO}\tonly_from = 127.0.0.0 10.0.{{1,2}} localhost .example.com\n\tno_access = 127.0.0.2\n\taccess_times = 2:00-9:00 12:00-23:59\n}}\n"
         ));
         assert!(errors(&t).is_empty(), "{:?}", errors(&t));
-        let access = &t.services[0].access;
+        let access = t.services[0].access();
         assert_eq!(
             access.only_from.as_ref().unwrap().to_string(),
             "127.0.0.0/8 10.0.1.0/24 10.0.2.0/24 127.0.0.1/32(localhost) ::1/128(localhost) .example.com"
@@ -1083,13 +1101,13 @@ mod tests {
         );
         // Without the attributes, nothing is restricted.
         let t = table(&format!("{ECHO}}}\n"));
-        assert_eq!(t.services[0].access, Access::default());
+        assert_eq!(*t.services[0].access(), Access::default());
     }
 
     #[test]
     fn empty_only_from_is_kept_and_admits_nobody() {
         let t = table(&format!("{ECHO}\tonly_from =\n}}\n"));
-        let access = &t.services[0].access;
+        let access = t.services[0].access();
         assert_eq!(access.only_from, Some(AddrList::default()));
         assert_eq!(
             access.decide_address("127.0.0.1".parse().unwrap(), None),
@@ -1102,7 +1120,12 @@ mod tests {
         let t = table(&format!("{ECHO}\tonly_from = nosuch.invalid\n}}\n"));
         assert!(errors(&t).is_empty(), "{:?}", errors(&t));
         assert_eq!(t.services.len(), 1);
-        assert!(t.services[0].access.only_from.as_ref().unwrap().is_empty());
+        assert!(t.services[0]
+            .access()
+            .only_from
+            .as_ref()
+            .unwrap()
+            .is_empty());
         let w = warnings(&t);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(
