@@ -43,7 +43,9 @@ pub struct System {
     /// `/etc/rpc` as text (RPC program numbers by name).
     pub rpc_programs: String,
     /// Environments already built during this load, shared between services.
-    pub env_cache: std::cell::RefCell<HashMap<Vec<CString>, Arc<[CString]>>>,
+    pub env_cache: std::cell::RefCell<Vec<EnvEntry>>,
+    /// Credentials already resolved during this load.
+    pub creds_cache: std::cell::RefCell<Vec<CredsEntry>>,
 }
 
 impl System {
@@ -72,6 +74,7 @@ impl System {
                 is_root: nix::unistd::geteuid().is_root(),
                 environment,
                 env_cache: Default::default(),
+                creds_cache: Default::default(),
                 rpc_programs: std::fs::read_to_string("/etc/rpc").unwrap_or_default(),
             },
             diag,
@@ -87,6 +90,12 @@ pub fn resolve_host(name: &str) -> Vec<IpAddr> {
         .map(|addrs| addrs.map(|a| a.ip()).collect())
         .unwrap_or_default()
 }
+
+/// Credentials resolved during a load: (user, group, groups) → what the child gets.
+pub type CredsEntry = (String, Option<String>, Option<bool>, Credentials);
+
+/// One environment built during a load: (passenv, env) → the strings servers receive.
+pub type EnvEntry = (Option<Vec<String>>, Vec<String>, Arc<[CString]>);
 
 /// What a service does with a client.
 #[derive(Clone, Debug, PartialEq)]
@@ -625,42 +634,17 @@ fn exec_plan(
         argv.push(cstr(a, &server.span)?);
     }
 
-    // Environment: passenv (or everything), then env entries, which override.
-    let mut env: Vec<(String, String)> = match &decl.passenv {
-        None => sys.environment.clone(),
-        Some(names) => sys
-            .environment
-            .iter()
-            .filter(|(k, _)| names.contains(k))
-            .cloned()
-            .collect(),
-    };
-    for e in &decl.env {
-        if let Some((k, v)) = e.split_once('=') {
-            env.retain(|(name, _)| name != k);
-            env.push((k.to_string(), v.to_string()));
-        }
-    }
-    env.retain(|(k, _)| k != "REMOTE_HOST");
-    let env: Vec<CString> = env
-        .iter()
-        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
-        .collect();
-    // Services with the same environment share one copy: with the whole environment passed
-    // by default, this is most of a service's memory.
-    let env = sys
-        .env_cache
-        .borrow_mut()
-        .entry(env)
-        .or_insert_with_key(|e| Arc::from(e.clone()))
-        .clone();
-
+    // Environment: passenv (or everything), then env entries, which override. Services that
+    // ask for the same (passenv, env) share one copy, found before anything is allocated: with
+    // the whole environment passed by default, building a copy per service would be most of
+    // a service's memory, and its garbage would fragment the heap.
+    let env = env_for(decl.passenv.as_deref(), &decl.env, sys);
     // Credentials.
     let creds = if sys.is_root {
-        Some(credentials(decl, &user.value, &user.span)?)
+        Some(cached_credentials(decl, &user.value, &user.span, sys)?)
     } else {
         // Resolve anyway, so typos are caught even when testing as a normal user.
-        credentials(decl, &user.value, &user.span)?;
+        cached_credentials(decl, &user.value, &user.span, sys)?;
         warnings.push(Diagnostic::warning(
             Some(user.span.clone()),
             format!(
@@ -704,6 +688,62 @@ fn exec_plan(
         umask: decl.umask,
         rlimits,
     })
+}
+
+fn env_for(passenv: Option<&[String]>, env_attr: &[String], sys: &System) -> Arc<[CString]> {
+    let mut cache = sys.env_cache.borrow_mut();
+    if let Some((_, _, shared)) = cache
+        .iter()
+        .find(|(p, e, _)| p.as_deref() == passenv && e.as_slice() == env_attr)
+    {
+        return shared.clone();
+    }
+    let mut env: Vec<(&str, &str)> = sys
+        .environment
+        .iter()
+        .filter(|(k, _)| passenv.is_none_or(|names| names.contains(k)))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for e in env_attr {
+        if let Some((k, v)) = e.split_once('=') {
+            env.retain(|(name, _)| *name != k);
+            env.push((k, v));
+        }
+    }
+    env.retain(|(k, _)| *k != "REMOTE_HOST");
+    let shared: Arc<[CString]> = env
+        .iter()
+        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+        .collect();
+    cache.push((
+        passenv.map(<[String]>::to_vec),
+        env_attr.to_vec(),
+        shared.clone(),
+    ));
+    shared
+}
+
+/// `credentials`, looked up once per (user, group, groups) in a load: the user database is
+/// asked once, not once per service.
+fn cached_credentials(
+    decl: &ServiceDecl,
+    user: &str,
+    span: &Span,
+    sys: &System,
+) -> Result<Credentials, PlanError> {
+    let group = decl.group.as_ref().map(|g| g.value.as_str());
+    let key = |(u, g, gs, _): &CredsEntry| u == user && g.as_deref() == group && *gs == decl.groups;
+    if let Some((.., c)) = sys.creds_cache.borrow().iter().find(|e| key(e)) {
+        return Ok(c.clone());
+    }
+    let c = credentials(decl, user, span)?;
+    sys.creds_cache.borrow_mut().push((
+        user.to_string(),
+        group.map(str::to_owned),
+        decl.groups,
+        c.clone(),
+    ));
+    Ok(c)
 }
 
 fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credentials, PlanError> {
@@ -882,6 +922,7 @@ mod tests {
                 ("HOME".into(), "/root".into()),
             ],
             env_cache: Default::default(),
+            creds_cache: Default::default(),
             rpc_programs: String::new(),
         }
     }
