@@ -199,51 +199,56 @@ pub fn build(config: &Config, system: &System) -> ServiceTable {
         rejected: config.rejected.iter().map(|r| r.id.clone()).collect(),
         diagnostics: config.diagnostics.clone(),
     };
-    // (protocol, port) -> (bind address, id, span) of services already accepted.
-    type Users = Vec<(IpAddr, String, Option<Span>)>;
-    let mut ports: HashMap<(&'static str, u16), Users> = HashMap::new();
-    let mut ids: HashMap<String, Option<Span>> = HashMap::new();
+    // (protocol, port) -> (bind address, declaration) of services already accepted, and the
+    // accepted ids: borrowed from the configuration, so checking allocates nothing per service.
+    let n = config.services.len();
+    let mut ports: HashMap<(&'static str, u16), Vec<(IpAddr, &ServiceDecl)>> =
+        HashMap::with_capacity(n);
+    let mut ids: HashMap<&str, &ServiceDecl> = HashMap::with_capacity(n);
+    table.services.reserve_exact(n);
     for decl in &config.services {
         let mut warnings = Vec::new();
         match build_one(decl, system, &mut warnings) {
             Ok(svc) => {
                 let key = (svc.protocol(), svc.listen.addr.port());
-                let clash = ports.get(&key).filter(|_| key.1 != 0).and_then(|v| {
-                    v.iter()
-                        .find(|(ip, _, _)| overlaps(*ip, svc.listen.addr.ip()))
-                });
-                if let Some((_, other, other_span)) = clash {
-                    let at = other_span
+                let clash = ports
+                    .get(&key)
+                    .filter(|_| key.1 != 0)
+                    .and_then(|v| v.iter().find(|(ip, _)| overlaps(*ip, svc.listen.addr.ip())));
+                let at = |d: &ServiceDecl, what: &str| {
+                    d.span
                         .as_ref()
-                        .map(|s| format!(" (at {s})"))
-                        .unwrap_or_default();
+                        .map(|s| format!(" ({what} {s})"))
+                        .unwrap_or_default()
+                };
+                if let Some((_, other)) = clash {
                     table.diagnostics.push(Diagnostic::error(
                         decl.span.clone(),
                         format!(
-                            "service {}: port {}/{} is already used by service {other}{at}",
-                            svc.id, key.1, key.0
+                            "service {}: port {}/{} is already used by service {}{}",
+                            svc.id,
+                            key.1,
+                            key.0,
+                            other.id,
+                            at(other, "at")
                         ),
                     ));
                     table.rejected.push(svc.id.clone());
-                } else if let Some(first) = ids.get(&svc.id) {
-                    let at = first
-                        .as_ref()
-                        .map(|s| format!(" (first at {s})"))
-                        .unwrap_or_default();
+                } else if let Some(first) = ids.get(decl.id.as_str()) {
                     table.diagnostics.push(Diagnostic::error(
                         decl.span.clone(),
                         format!(
-                            "duplicate service id {}{at}: give one of them another id",
-                            svc.id
+                            "duplicate service id {}{}: give one of them another id",
+                            svc.id,
+                            at(first, "first at")
                         ),
                     ));
                 } else {
-                    ports.entry(key).or_default().push((
-                        svc.listen.addr.ip(),
-                        svc.id.clone(),
-                        decl.span.clone(),
-                    ));
-                    ids.insert(svc.id.clone(), decl.span.clone());
+                    ports
+                        .entry(key)
+                        .or_default()
+                        .push((svc.listen.addr.ip(), decl));
+                    ids.insert(decl.id.as_str(), decl);
                     table.diagnostics.append(&mut warnings);
                     table.services.push(svc);
                 }
