@@ -795,7 +795,7 @@ impl Daemon {
             conn,
             peer,
         };
-        if def.access().needs_name() || (def.libwrap.is_some() && self.hosts_need_name()) {
+        if def.access().needs_name() || (def.libwrap_daemon().is_some() && self.hosts_need_name()) {
             // The rules need the client's name: ask off the loop and decide when it comes.
             self.next_lookup += 1;
             let id = self.next_lookup;
@@ -835,7 +835,7 @@ impl Daemon {
         verified: bool,
         user: Option<&str>,
     ) -> bool {
-        let Some(daemon) = self.services[key].def.libwrap.clone() else {
+        let Some(daemon) = self.services[key].def.libwrap_daemon().map(str::to_owned) else {
             return true;
         };
         self.hosts_need_name(); // refreshes the files
@@ -953,7 +953,7 @@ impl Daemon {
         let def = self.services[p.key].def.clone();
         let wants_ident = def.idonly
             || def.log_on_success.userid
-            || (def.libwrap.is_some() && self.hosts_need_user());
+            || (def.libwrap_daemon().is_some() && self.hosts_need_user());
         if wants_ident {
             self.start_ident(p, name.map(str::to_owned), verified);
         } else {

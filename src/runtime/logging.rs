@@ -54,7 +54,7 @@ impl Logs {
     /// The log destination of a service (shared with others writing to the same file).
     pub fn service_log(&mut self, svc: &Service) -> ServiceLog {
         match self.registry.service_log(
-            svc.log_type.as_ref(),
+            svc.log_type.as_deref(),
             svc.log_on_success,
             svc.log_on_failure,
         ) {

@@ -76,7 +76,7 @@ mod tests {
             cps: None,
             max_load: None,
             access_rules: None,
-            libwrap: None,
+            libwrap: crate::table::Libwrap::Off,
             banner_files: None,
             sensor: None,
             idonly: false,

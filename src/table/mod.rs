@@ -44,6 +44,8 @@ pub struct System {
     pub rpc_programs: String,
     /// Environments already built during this load, shared between services.
     pub env_cache: std::cell::RefCell<Vec<EnvEntry>>,
+    /// `log_type` values seen during this load, shared between services.
+    pub log_types: std::cell::RefCell<Vec<Arc<LogType>>>,
     /// Credentials already resolved during this load.
     pub creds_cache: std::cell::RefCell<Vec<CredsEntry>>,
 }
@@ -75,6 +77,7 @@ impl System {
                 environment,
                 env_cache: Default::default(),
                 creds_cache: Default::default(),
+                log_types: Default::default(),
                 rpc_programs: std::fs::read_to_string("/etc/rpc").unwrap_or_default(),
             },
             diag,
@@ -132,7 +135,7 @@ pub struct Service {
     /// The daemon name hosts.allow/hosts.deny rules are matched against (xinetd's rules:
     /// `libwrap`, else the name of an internal service, else argv[0]'s file name); `None` with
     /// `flags = NOLIBWRAP`.
-    pub libwrap: Option<String>,
+    pub libwrap: Libwrap,
     /// `banner`, `banner_success`, `banner_fail`: file contents, read when the configuration
     /// loads, sent before the checks, after they pass, and after a refusal.
     pub banner_files: Option<Box<Banners>>,
@@ -146,12 +149,33 @@ pub struct Service {
     /// `flags = SENSOR`: every client is refused and its address added to the global deny
     /// list for `deny_time`.
     pub sensor: Option<DenyTime>,
-    pub log_type: Option<LogType>,
+    /// Shared by every service with the same `log_type` (usually all of them, from `defaults`).
+    pub log_type: Option<Arc<LogType>>,
     pub log_on_success: SuccessFlags,
     pub log_on_failure: FailureFlags,
 }
 
 impl Service {
+    /// The daemon name hosts.allow/hosts.deny rules match, as xinetd chooses it: the `libwrap`
+    /// attribute; else the name of an internal, redirect or tcpmux service; else the file name
+    /// of argv[0] (the server's, or the first `server_args` word with NAMEINARGS). `None` with
+    /// `flags = NOLIBWRAP`. Derived on demand, so it costs a service no memory.
+    pub fn libwrap_daemon(&self) -> Option<&str> {
+        match (&self.libwrap, &self.action) {
+            (Libwrap::Off, _) => None,
+            (Libwrap::Named(n), _) => Some(n),
+            (Libwrap::Derived, Action::Exec(plan)) => {
+                let argv0 = plan
+                    .argv
+                    .first()
+                    .and_then(|a| a.to_str().ok())
+                    .unwrap_or(&self.name);
+                Some(argv0.rsplit('/').next().unwrap_or(argv0))
+            }
+            (Libwrap::Derived, _) => Some(&self.name),
+        }
+    }
+
     /// `only_from`, `no_access`, `access_times`.
     pub fn access(&self) -> &Access {
         self.access_rules.as_deref().unwrap_or(&Access::NONE)
@@ -464,23 +488,22 @@ fn build_one(
         sensor: flags
             .sensor
             .then(|| decl.deny_time.unwrap_or(DenyTime::Never)),
-        libwrap: (!flags.nolibwrap).then(|| {
-            crate::access::hosts::daemon_name(
-                decl.libwrap.as_deref(),
-                internal || decl.redirect.is_some(),
-                &decl.name,
-                flags
-                    .nameinargs
-                    .then(|| {
-                        decl.server_args
-                            .as_ref()
-                            .and_then(|a| a.value.first().map(String::as_str))
-                    })
-                    .flatten(),
-                decl.server.as_ref().map(|s| std::path::Path::new(&s.value)),
-            )
+        libwrap: match (flags.nolibwrap, &decl.libwrap) {
+            (true, _) => Libwrap::Off,
+            (false, Some(name)) => Libwrap::Named(name.as_str().into()),
+            (false, None) => Libwrap::Derived,
+        },
+        log_type: decl.log_type.as_ref().map(|l| {
+            let mut cache = sys.log_types.borrow_mut();
+            match cache.iter().find(|c| ***c == l.value) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let shared = Arc::new(l.value.clone());
+                    cache.push(shared.clone());
+                    shared
+                }
+            }
         }),
-        log_type: decl.log_type.as_ref().map(|l| l.value.clone()),
         // Asking identd about connections to identd would loop (xinetd clears it too).
         log_on_success: SuccessFlags {
             userid: decl.log_on_success.userid && port != 113,
@@ -518,6 +541,17 @@ fn access(decl: &ServiceDecl, sys: &System, warnings: &mut Vec<Diagnostic>) -> A
         no_access,
         access_times: decl.access_times.clone().map(AccessTimes::new),
     }
+}
+
+/// Whether and as what a service is checked against hosts.allow / hosts.deny.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Libwrap {
+    /// `flags = NOLIBWRAP`.
+    Off,
+    /// The `libwrap` attribute.
+    Named(Box<str>),
+    /// xinetd's default, derived when needed (see [`Service::libwrap_daemon`]).
+    Derived,
 }
 
 /// The three banner files of a service (contents).
@@ -881,13 +915,13 @@ impl fmt::Display for Service {
         if let Some(l) = &self.access().no_access {
             writeln!(f, "\tno_access   = {l}")?;
         }
-        if let Some(d) = &self.libwrap {
+        if let Some(d) = self.libwrap_daemon() {
             writeln!(f, "\tlibwrap     = {d} (hosts.allow, hosts.deny)")?;
         }
         if let Some(t) = &self.access().access_times {
             writeln!(f, "\taccess_times = {t}")?;
         }
-        match &self.log_type {
+        match self.log_type.as_deref() {
             Some(LogType::File { path, .. }) => {
                 writeln!(f, "\tlog         = file {}", path.display())?
             }
@@ -928,6 +962,7 @@ mod tests {
             ],
             env_cache: Default::default(),
             creds_cache: Default::default(),
+            log_types: Default::default(),
             rpc_programs: String::new(),
         }
     }
