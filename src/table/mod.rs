@@ -1258,6 +1258,32 @@ mod tests {
     }
 
     #[test]
+    fn libwrap_daemon_names_follow_xinetd() {
+        let ext = |extra: &str| {
+            format!("service x\n{{\n\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 99\n\tuser = root\n\tserver = /bin/echo\n{extra}}}\n")
+        };
+        assert_eq!(table(&ext("")).services[0].libwrap_daemon(), Some("echo"));
+        let t = table(&ext(
+            "\tflags = NAMEINARGS\n\tserver_args = /usr/sbin/tcpd in.x\n",
+        ));
+        assert_eq!(t.services[0].libwrap_daemon(), Some("tcpd"));
+        assert_eq!(
+            table(&ext("\tlibwrap = lw\n")).services[0].libwrap_daemon(),
+            Some("lw")
+        );
+        assert_eq!(
+            table(&ext("\tflags = NOLIBWRAP\n")).services[0].libwrap_daemon(),
+            None
+        );
+        let t = table(&format!("{ECHO}\tid = myecho\n}}\n"));
+        assert_eq!(
+            t.services[0].libwrap_daemon(),
+            Some("echo"),
+            "internal: the service name"
+        );
+    }
+
+    #[test]
     fn redirect_resolves_its_target_when_loading() {
         let t = table(&format!("{ECHO}\tredirect = 127.0.0.1 echo\n}}\n"));
         assert_eq!(

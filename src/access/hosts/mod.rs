@@ -49,7 +49,7 @@ pub struct Client {
 /// The service side: the daemon name that rules match, and the local endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
-    /// The daemon name (see `daemon_name`).
+    /// The daemon name (see `table::Service::libwrap_daemon`).
     pub daemon: String,
     /// The local address the client connected to, if known.
     pub addr: Option<IpAddr>,
@@ -238,30 +238,6 @@ pub fn addr_text(addr: IpAddr) -> String {
     }
 }
 
-/// The daemon name xinetd gives libwrap for a service (xinetd.md §1.13): the `libwrap`
-/// attribute; else the service name for internal and redirect services; else, with NAMEINARGS,
-/// the basename of the first `server_args` word; else the basename of `server`.
-pub fn daemon_name(
-    libwrap: Option<&str>,
-    internal_or_redirect: bool,
-    service_name: &str,
-    nameinargs_first_arg: Option<&str>,
-    server: Option<&Path>,
-) -> String {
-    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-    if let Some(name) = libwrap {
-        name.to_string()
-    } else if internal_or_redirect {
-        service_name.to_string()
-    } else if let Some(arg) = nameinargs_first_arg {
-        base(arg)
-    } else if let Some(server) = server {
-        base(&server.to_string_lossy())
-    } else {
-        service_name.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,26 +364,6 @@ mod tests {
         assert_eq!(
             addr_text("2001:db8:0:0:1:0:0:1".parse().unwrap()),
             "2001:db8::1:0:0:1"
-        );
-    }
-
-    #[test]
-    fn daemon_names_as_xinetd() {
-        assert_eq!(
-            daemon_name(None, false, "echo", None, Some(Path::new("/bin/echo"))),
-            "echo"
-        );
-        assert_eq!(daemon_name(None, true, "echo", None, None), "echo");
-        assert_eq!(daemon_name(Some("lw"), true, "echo", None, None), "lw");
-        assert_eq!(
-            daemon_name(
-                None,
-                false,
-                "x",
-                Some("/usr/sbin/in.tftpd"),
-                Some(Path::new("/usr/sbin/tcpd"))
-            ),
-            "in.tftpd"
         );
     }
 }
