@@ -168,6 +168,14 @@ impl SensorList {
         }
     }
 
+    /// The listed addresses with their expiry (`None`: FOREVER), soonest first.
+    pub fn entries(&self) -> impl Iterator<Item = (IpAddr, Option<Instant>)> + '_ {
+        self.order.iter().map(|(expiry, _, ip)| match expiry {
+            Expiry::At(t) => (*ip, Some(*t)),
+            _ => (*ip, None),
+        })
+    }
+
     /// Entries held, expired ones not yet removed included.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -1843,6 +1843,10 @@ impl Daemon {
                     armed: s.armed,
                     running: s.running,
                     connections: s.connections,
+                    cps_paused: s
+                        .cps
+                        .resume_at()
+                        .map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
                 })
                 .collect(),
             children: self
@@ -1857,11 +1861,20 @@ impl Daemon {
                 .collect(),
             sessions: self.sessions.len(),
             forked: self.forked,
+            denied: self
+                .sensors
+                .entries()
+                .map(|(ip, t)| {
+                    (
+                        ip,
+                        t.map(|t| t.saturating_duration_since(Instant::now()).as_secs()),
+                    )
+                })
+                .collect(),
         }
     }
 }
 
-/// Whether a listening socket has a connection waiting (non-blocking check).
 /// Registers every version of an RPC program; on failure, undoes what was registered.
 fn register_rpc(program: u32, (low, high): (u32, u32), proto: &str, port: u16) -> io::Result<()> {
     let prot = if proto == "udp" {
@@ -1882,6 +1895,7 @@ fn register_rpc(program: u32, (low, high): (u32, u32), proto: &str, port: u16) -
     Ok(())
 }
 
+/// Whether a listening socket has a connection waiting (non-blocking check).
 fn readable_now(sock: &Socket) -> bool {
     let mut fds = [nix::poll::PollFd::new(
         std::os::fd::AsFd::as_fd(sock),

@@ -3,6 +3,12 @@
 //! The text is rendered by a pure function from a [`View`] the event loop fills in, and written
 //! by replacing the file (write to a temporary name, then rename), so a reader never sees half a
 //! dump. xinetd appends every dump to the same file; superd keeps only the latest.
+//!
+//! Format (documented in the README): a header; `Services: N`, then per service its run-time
+//! state (`state`, `socket`, `running`, `connections`, `cps`) followed by its resolved
+//! definition exactly as `--check` prints it; `Running servers: N` with one line per server
+//! (pid, service, peer, start time); `Global deny list (SENSOR): N` with one line per address
+//! and its expiry; counts of in-daemon sessions and forked servers; `END OF DUMP`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -10,7 +16,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::runtime::logging::ctime;
-use crate::table::{Action, Service};
+use crate::table::Service;
 
 pub struct View<'a> {
     pub started: SystemTime,
@@ -19,6 +25,8 @@ pub struct View<'a> {
     pub children: Vec<ChildView<'a>>,
     pub sessions: usize,
     pub forked: usize,
+    /// SENSOR's global deny list: address and seconds left (`None`: FOREVER).
+    pub denied: Vec<(std::net::IpAddr, Option<u64>)>,
 }
 
 pub struct ServiceView<'a> {
@@ -28,6 +36,8 @@ pub struct ServiceView<'a> {
     pub armed: bool,
     pub running: usize,
     pub connections: u64,
+    /// Seconds left in a `cps` pause, if the service is paused.
+    pub cps_paused: Option<u64>,
 }
 
 pub struct ChildView<'a> {
@@ -66,23 +76,15 @@ pub fn render(v: View<'_>) -> String {
             addr,
             d.protocol()
         );
-        let _ = writeln!(o, "\twait = {}", if d.wait { "yes" } else { "no" });
-        match &d.action {
-            Action::Internal(b) => {
-                let _ = writeln!(o, "\tinternal = {}", b.name());
-            }
-            Action::Redirect(to) => {
-                let _ = writeln!(o, "\tredirect = {to}");
-            }
-            Action::Tcpmux => {
-                let _ = writeln!(o, "\tinternal = tcpmux");
-            }
-            Action::Exec(p) => {
-                let _ = writeln!(o, "\tserver = {}", p.path.to_string_lossy());
-            }
-        }
         let _ = writeln!(o, "\trunning = {}", s.running);
         let _ = writeln!(o, "\tconnections = {}", s.connections);
+        if let Some(left) = s.cps_paused {
+            let _ = writeln!(o, "\tcps = paused, {left} s left");
+        }
+        // The resolved definition, as `--check` prints it (its first line names the service).
+        for line in d.to_string().lines().skip(1) {
+            let _ = writeln!(o, "{line}");
+        }
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "Running servers: {}", v.children.len());
@@ -101,6 +103,17 @@ pub fn render(v: View<'_>) -> String {
             peer,
             ctime(c.started)
         );
+    }
+    let _ = writeln!(o, "Global deny list (SENSOR): {}", v.denied.len());
+    for (ip, left) in &v.denied {
+        match left {
+            Some(secs) => {
+                let _ = writeln!(o, "\t{ip} for {secs} s more");
+            }
+            None => {
+                let _ = writeln!(o, "\t{ip} forever");
+            }
+        }
     }
     let _ = writeln!(o, "In-daemon sessions: {}", v.sessions);
     let _ = writeln!(o, "Forked servers counted against -limit: {}", v.forked);
