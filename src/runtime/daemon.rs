@@ -209,6 +209,15 @@ enum Timer {
     MuxTimeout(usize, u64),
 }
 
+/// What is known about a client beyond its address: its reverse name (and whether that name
+/// leads back to the address) and its ident user.
+#[derive(Clone, Copy, Default)]
+struct Who<'a> {
+    name: Option<&'a str>,
+    verified: bool,
+    user: Option<&'a str>,
+}
+
 /// A connection waiting for its client's name (address rules with `.domain` entries).
 struct Parked {
     key: usize,
@@ -831,10 +840,14 @@ impl Daemon {
         key: usize,
         peer: SocketAddr,
         local: Option<SocketAddr>,
-        name: Option<&str>,
-        verified: bool,
-        user: Option<&str>,
+        who: Who<'_>,
+        conn: Option<&Socket>,
     ) -> bool {
+        let Who {
+            name,
+            verified,
+            user,
+        } = who;
         let Some(daemon) = self.services[key].def.libwrap_daemon().map(str::to_owned) else {
             return true;
         };
@@ -857,23 +870,49 @@ impl Daemon {
             &server,
         );
         let matched = verdict.matched();
-        if let Some(err) = matched.and_then(|m| m.error()) {
+        let error = matched.and_then(|m| m.error());
+        let allowed = verdict.allowed();
+        // hosts_options(5) commands: `spawn` runs beside the decision, `twist` replaces the
+        // server (stdio on the client), whatever the verdict, as libwrap does.
+        let cx = hosts::ExpansionContext {
+            client: &client,
+            server: &server,
+            pid: std::process::id(),
+            client_port: Some(peer.port()),
+            server_port: local.map(|l| l.port()),
+        };
+        let mut spawns = Vec::new();
+        let mut twist = None;
+        for option in matched.map(|m| m.options()).unwrap_or_default() {
+            match option {
+                hosts::RuleOption::Spawn(cmd) => spawns.push(hosts::expand(cmd, &cx)),
+                hosts::RuleOption::Twist(cmd) => twist = Some(hosts::expand(cmd, &cx)),
+                _ => {}
+            }
+        }
+        if let Some(err) = error {
             self.logs.daemon(Level::Err, &err);
         }
-        // A `twist` would replace the server with a command: not carried out yet, so the
-        // client is refused rather than served by the wrong program.
-        let twist = matched.and_then(|m| m.twist()).is_some();
-        if verdict.allowed() && !twist {
+        for cmd in spawns {
+            self.run_shell(key, &cmd, None);
+        }
+        if let Some(cmd) = twist {
+            match conn {
+                Some(conn) => self.run_shell(key, &cmd, Some(conn)),
+                None => {
+                    let msg = format!(
+                        "service {}: 'twist' needs a connection; refusing the datagram",
+                        self.services[key].def.id
+                    );
+                    self.logs.daemon(Level::Err, &msg);
+                }
+            }
+            return false;
+        }
+        if allowed {
             return true;
         }
         let svc = &self.services[key];
-        if twist {
-            let msg = format!(
-                "service {}: hosts_options 'twist' is not supported yet; refusing",
-                svc.def.id
-            );
-            self.logs.daemon(Level::Err, &msg);
-        }
         let msg = format!(
             "libwrap refused connection to {} (libwrap={daemon}) from {}",
             svc.def.id, client.addr
@@ -882,6 +921,49 @@ impl Daemon {
         self.logs
             .fail(&svc.log, &svc.def, FailReason::Libwrap, Some(peer));
         false
+    }
+
+    /// Runs `/bin/sh -c cmd` for a hosts_options `spawn` (stdio on /dev/null) or `twist`
+    /// (stdio on the client's connection), as superd's own user, with a minimal PATH.
+    fn run_shell(&mut self, key: usize, cmd: &str, conn: Option<&Socket>) {
+        let id = self.services[key].def.id.clone();
+        let Ok(cmd_c) = std::ffi::CString::new(cmd) else {
+            return;
+        };
+        let plan = spawn::ExecPlan {
+            path: c"/bin/sh".into(),
+            argv: vec![c"sh".into(), c"-c".into(), cmd_c],
+            env: std::sync::Arc::from(vec![
+                c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ]),
+            creds: None,
+            nice: None,
+            umask: None,
+            rlimits: Vec::new(),
+        };
+        let devnull;
+        let fd = match conn {
+            Some(c) => {
+                let _ = c.set_nonblocking(false);
+                c.as_raw_fd()
+            }
+            None => match std::fs::File::open("/dev/null") {
+                Ok(f) => {
+                    devnull = f;
+                    devnull.as_raw_fd()
+                }
+                Err(_) => return,
+            },
+        };
+        match spawn::spawn(&plan, fd, None, &self.failures) {
+            Ok(pid) => self.logs.debug(&format!(
+                "service {id}: hosts_options command started as {pid}: {cmd}"
+            )),
+            Err(e) => self.logs.daemon(
+                Level::Err,
+                &format!("service {id}: cannot run hosts_options command: {e}"),
+            ),
+        }
     }
 
     fn on_lookups(&mut self) {
@@ -1091,7 +1173,12 @@ impl Daemon {
             return;
         }
         let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
-        if !self.libwrap_allows(key, p.peer, local, name, verified, user.as_deref()) {
+        let who = Who {
+            name,
+            verified,
+            user: user.as_deref(),
+        };
+        if !self.libwrap_allows(key, p.peer, local, who, Some(&p.conn)) {
             self.refused(p);
             return;
         }
@@ -1183,7 +1270,7 @@ impl Daemon {
         if let Some(p) = peer {
             let local = sock.local_addr().ok().and_then(|a| a.as_socket());
             if !self.address_allows(key, p, None)
-                || !self.libwrap_allows(key, p, local, None, false, None)
+                || !self.libwrap_allows(key, p, local, Who::default(), None)
             {
                 // Drop the datagram that was refused, or the server would never be started
                 // for the ones behind it.
@@ -1238,7 +1325,7 @@ impl Daemon {
                 // No name lookup per datagram: `.domain` entries match no one here.
                 let local = sock.local_addr().ok().and_then(|a| a.as_socket());
                 if !self.address_allows(key, p, None)
-                    || !self.libwrap_allows(key, p, local, None, false, None)
+                    || !self.libwrap_allows(key, p, local, Who::default(), None)
                 {
                     continue;
                 }

@@ -73,3 +73,26 @@ fn a_bad_option_in_a_matching_rule_denies_and_is_reported_with_its_line() {
         "rules for other daemons do not apply"
     );
 }
+
+#[test]
+fn spawn_runs_beside_the_decision_and_twist_replaces_the_server() {
+    let (p_echo, p_ext, p_named, p_nolw) = (free_port(), free_port(), free_port(), free_port());
+    let d = Daemon::prepare(&conf(p_echo, p_ext, p_named, p_nolw));
+    let out = d.path("spawned");
+    d.write(
+        "hosts.allow",
+        &format!(
+            "echo: 127.0.0.1: spawn (echo spawned %d %a > {})\n",
+            out.display()
+        ),
+    );
+    d.write(
+        "hosts.deny",
+        "libwrapname: ALL: twist /bin/echo go away %a\n",
+    );
+    let d = d.launch(&[]);
+    assert_eq!(tcp_exchange(p_ext, b""), b"served\n");
+    d.wait_file("spawned", "spawned echo 127.0.0.1", Duration::from_secs(5));
+    // The twisted client gets the command's output instead of the server's.
+    assert_eq!(tcp_exchange(p_named, b""), b"go away 127.0.0.1\n");
+}

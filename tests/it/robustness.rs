@@ -594,7 +594,13 @@ fn reload_soak_refuses_nothing_on_unchanged_service_and_leaks_nothing() {
 
     wait_no_children(&d, Duration::from_secs(5));
     let fds = wait_fds_at_most(&d, fds0, Duration::from_secs(5));
-    assert_eq!(fds, fds0, "descriptors: {:?}", d.fds());
+    // At most the baseline: under load the baseline may still hold the warm-up client's
+    // session, closed a moment later; a leak would show as more.
+    assert!(
+        fds <= fds0,
+        "descriptors grew from {fds0} to {fds}: {:?}",
+        d.fds()
+    );
     let rss = rss_kb(d.pid());
     eprintln!("reload soak: RSS {rss0} KiB -> {rss} KiB");
     // RSS settles about 200 KiB above the baseline (allocator high-water marks; measured the
