@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::lexer::{Op, Token};
 use super::model::{
-    DenyTime, Diagnostic, Facility, FailureFlags, Flags, Level, Limit, LogType, RlimitValue,
-    ServiceDecl, SocketType, Span, Spanned, SuccessFlags, TypeFlags,
+    DenyTime, Diagnostic, Facility, FailureFlags, Flags, Level, Limit, LogType, OnLimit,
+    RlimitValue, ServiceDecl, SocketType, Span, Spanned, SuccessFlags, TypeFlags,
 };
 use super::values;
 use crate::suggest::edit_distance;
@@ -124,6 +124,8 @@ pub(crate) static ATTRS: &[AttrDef] = &[
     scalar("rpc_number", Service, 1, 1, rpc_number),
     scalar("deny_time", Service, 1, 1, deny_time),
     scalar("libwrap", Service, 1, 1, libwrap),
+    // superd's own (not in xinetd.conf(5)).
+    scalar("on_limit", Both, 1, 1, on_limit),
     list("disabled", DefaultsOnly, ALL, disabled),
     list("enabled", DefaultsOnly, ALL, enabled),
 ];
@@ -617,6 +619,15 @@ fn deny_time(d: &mut Draft, a: &mut Args) -> R {
     Ok(())
 }
 
+fn on_limit(d: &mut Draft, a: &mut Args) -> R {
+    d.decl.on_limit = Some(match a.text(0).to_ascii_lowercase().as_str() {
+        "close" => OnLimit::Close,
+        "defer" => OnLimit::Defer,
+        _ => return Err(a.invalid(0, "expected close or defer")),
+    });
+    Ok(())
+}
+
 fn libwrap(d: &mut Draft, a: &mut Args) -> R {
     d.decl.libwrap = Some(a.text(0).to_owned());
     Ok(())
@@ -821,7 +832,8 @@ mod tests {
         for name in man.split_whitespace() {
             assert!(lookup(name).is_some(), "{name}");
         }
-        assert_eq!(ATTRS.len(), man.split_whitespace().count() - 1);
+        // `interface` is an alias; `on_limit` is superd's own.
+        assert_eq!(ATTRS.len(), man.split_whitespace().count() - 1 + 1);
     }
 
     #[test]
@@ -851,6 +863,7 @@ mod tests {
                 "log_on_success",
                 "log_on_failure",
                 "passenv",
+                "on_limit",
                 "disabled",
                 "enabled"
             ]

@@ -164,6 +164,13 @@ pub enum RlimitValue {
     Value(u64),
 }
 
+/// `on_limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnLimit {
+    Close,
+    Defer,
+}
+
 /// `deny_time`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DenyTime {
@@ -371,6 +378,10 @@ pub struct ServiceDecl {
     pub rpc_number: Option<u32>,
     pub deny_time: Option<DenyTime>,
     pub libwrap: Option<String>,
+    /// superd's own `on_limit = close | defer`: what a client meets at the `instances` limit.
+    /// `close` (xinetd's behaviour): accepted and closed at once. `defer`: superd stops
+    /// accepting until a server exits, so clients wait in the listen queue.
+    pub on_limit: Option<OnLimit>,
 }
 
 impl ServiceDecl {

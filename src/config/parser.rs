@@ -706,7 +706,8 @@ pub(crate) fn inherit(decl: &mut ServiceDecl, defaults: &ServiceDecl) {
         log_type,
         banner,
         banner_success,
-        banner_fail
+        banner_fail,
+        on_limit
     );
 }
 

@@ -141,6 +141,8 @@ struct Svc {
     serial: u64,
     /// Connections handled (for the dump).
     connections: u64,
+    /// Not accepting because `instances` is reached and `on_limit = defer`.
+    deferred: bool,
     /// `cps` state: the rate window, and whether the service is paused.
     cps: Cps,
     /// Running servers and sessions per client address (`per_source`).
@@ -360,6 +362,7 @@ impl Daemon {
             pause: Duration::ZERO,
             serial,
             connections: 0,
+            deferred: false,
         });
         self.open_socket(key);
     }
@@ -463,6 +466,19 @@ impl Daemon {
                 .deregister(&mut SourceFd(&sock.as_raw_fd()));
         }
         svc.armed = false;
+    }
+
+    fn at_instances_limit(&self, key: usize) -> bool {
+        let svc = &self.services[key];
+        matches!(svc.def.instances, crate::config::model::Limit::Max(n) if svc.running >= n as usize)
+    }
+
+    /// A server or session of a deferred service ended: accept again.
+    fn slot_freed(&mut self, key: usize) {
+        if self.services.get(key).is_some_and(|s| s.deferred) && !self.at_instances_limit(key) {
+            self.services[key].deferred = false;
+            self.arm(key);
+        }
     }
 
     /// Stops watching a service for `delay` (a limit was hit, or a respawn loop).
@@ -666,6 +682,12 @@ impl Daemon {
             (_, true, Action::Exec(_)) => self.start_wait_server(key, &def, &sock),
             _ => {
                 for n in 0.. {
+                    if def.defer && self.at_instances_limit(key) {
+                        // on_limit = defer: leave clients in the listen queue until a slot frees.
+                        self.disarm(key);
+                        self.services[key].deferred = true;
+                        break;
+                    }
                     if n == ACCEPT_BATCH {
                         self.again.push(listener_token(key));
                         break;
@@ -1642,6 +1664,7 @@ impl Daemon {
         {
             svc.running = svc.running.saturating_sub(1);
             svc.sources.decrement(s.peer);
+            self.slot_freed(s.key);
         }
     }
 
@@ -1693,6 +1716,8 @@ impl Daemon {
             }
             if child.wait_yes {
                 self.after_wait_server(child.key, lifetime);
+            } else {
+                self.slot_freed(child.key);
             }
         }
     }

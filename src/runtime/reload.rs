@@ -73,6 +73,7 @@ mod tests {
             action: Action::Internal(b),
             instances: Limit::Unlimited,
             per_source: Limit::Unlimited,
+            defer: false,
             cps: None,
             max_load: None,
             access_rules: None,

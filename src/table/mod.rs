@@ -122,6 +122,8 @@ pub struct Service {
     pub wait: bool,
     pub action: Action,
     pub instances: Limit,
+    /// `on_limit = defer`: at the `instances` limit, stop accepting instead of closing.
+    pub defer: bool,
     /// `per_source`: running servers per client address.
     pub per_source: Limit,
     /// `cps = rate wait` as written; `None` takes superd's default (see `limits::Cps::for_service`).
@@ -470,6 +472,7 @@ fn build_one(
         action,
         instances: decl.instances.unwrap_or(Limit::Unlimited),
         per_source: decl.per_source.unwrap_or(Limit::Unlimited),
+        defer: decl.on_limit == Some(crate::config::model::OnLimit::Defer),
         cps: decl.cps,
         max_load: decl.max_load.filter(|l| *l > 0.0),
         access_rules: (access != Access::NONE).then(|| Box::new(access)),
@@ -899,6 +902,9 @@ impl fmt::Display for Service {
         }
         if let Limit::Max(n) = self.instances {
             writeln!(f, "\tinstances   = {n}")?;
+        }
+        if self.defer {
+            writeln!(f, "\ton_limit    = defer")?;
         }
         if let Limit::Max(n) = self.per_source {
             writeln!(f, "\tper_source  = {n}")?;

@@ -342,3 +342,31 @@ fn ident_userid_is_logged_and_idonly_refuses_clients_without_one() {
     );
     identd.join().unwrap();
 }
+
+#[test]
+fn on_limit_defer_queues_clients_instead_of_closing_them() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = script(dir.path(), "slow", "sleep 0.5; echo done");
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service("q", port, &srv, "\tinstances = 1\n\ton_limit = defer\n")
+    );
+    let d = Daemon::start(&conf);
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || tcp_exchange(port, b"")))
+        .collect();
+    for c in clients {
+        assert_eq!(
+            c.join().unwrap(),
+            b"done\n",
+            "every client is served, one at a time"
+        );
+    }
+    d.wait_file_count("svc.log", "EXIT: q", 3, Duration::from_secs(10));
+    assert!(
+        !d.read("svc.log").contains("FAIL:"),
+        "{}",
+        d.read("svc.log")
+    );
+}
