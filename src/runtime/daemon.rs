@@ -861,7 +861,7 @@ impl Daemon {
         &mut self,
         key: usize,
         peer: SocketAddr,
-        local: Option<SocketAddr>,
+        local_of: &Socket,
         who: Who<'_>,
         conn: Option<&Socket>,
     ) -> bool {
@@ -870,10 +870,20 @@ impl Daemon {
             verified,
             user,
         } = who;
+        if self.services[key].def.libwrap_daemon().is_none() {
+            return true;
+        }
+        self.hosts_need_name(); // refreshes the files
+                                // Empty (or absent) files, the usual case, let everyone in: decided without building
+                                // anything on the accept path.
+        let empty = |r: &hosts::Rules| r.rules.is_empty() && r.fault.is_none();
+        if empty(self.hosts_allow.rules()) && empty(self.hosts_deny.rules()) {
+            return true;
+        }
         let Some(daemon) = self.services[key].def.libwrap_daemon().map(str::to_owned) else {
             return true;
         };
-        self.hosts_need_name(); // refreshes the files
+        let local = local_of.local_addr().ok().and_then(|a| a.as_socket());
         let client = hosts::Client {
             addr: listen::unmap(peer).ip(),
             name: name.filter(|_| verified).map(str::to_owned),
@@ -1194,13 +1204,12 @@ impl Daemon {
             self.refused(p);
             return;
         }
-        let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
         let who = Who {
             name,
             verified,
             user: user.as_deref(),
         };
-        if !self.libwrap_allows(key, p.peer, local, who, Some(&p.conn)) {
+        if !self.libwrap_allows(key, p.peer, &p.conn, who, Some(&p.conn)) {
             self.refused(p);
             return;
         }
@@ -1290,9 +1299,8 @@ impl Daemon {
         // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
         // Names are not looked up here: `.domain` entries match no one (documented).
         if let Some(p) = peer {
-            let local = sock.local_addr().ok().and_then(|a| a.as_socket());
             if !self.address_allows(key, p, None)
-                || !self.libwrap_allows(key, p, local, Who::default(), None)
+                || !self.libwrap_allows(key, p, sock, Who::default(), None)
             {
                 // Drop the datagram that was refused, or the server would never be started
                 // for the ones behind it.
@@ -1345,9 +1353,8 @@ impl Daemon {
             }
             if let Some(p) = peer {
                 // No name lookup per datagram: `.domain` entries match no one here.
-                let local = sock.local_addr().ok().and_then(|a| a.as_socket());
                 if !self.address_allows(key, p, None)
-                    || !self.libwrap_allows(key, p, local, Who::default(), None)
+                    || !self.libwrap_allows(key, p, sock, Who::default(), None)
                 {
                     continue;
                 }
