@@ -673,6 +673,9 @@ impl Daemon {
         let Some(sock) = svc.socket.clone() else {
             return;
         };
+        if def.libwrap_daemon().is_some() {
+            self.refresh_hosts();
+        }
         match (def.listen.socket_type, def.wait, &def.action) {
             (SocketType::Dgram, _, Action::Internal(b)) => {
                 if self.serve_dgram_internal(key, &sock, *b) {
@@ -826,7 +829,9 @@ impl Daemon {
             conn,
             peer,
         };
-        if def.access().needs_name() || (def.libwrap_daemon().is_some() && self.hosts_need_name()) {
+        if def.access().needs_name()
+            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_name)
+        {
             // The rules need the client's name: ask off the loop and decide when it comes.
             self.next_lookup += 1;
             let id = self.next_lookup;
@@ -841,9 +846,10 @@ impl Daemon {
         }
     }
 
-    /// Whether hosts.allow/hosts.deny have rules that look at client names (re-reading them if
-    /// they changed, and logging their problems once per change).
-    fn hosts_need_name(&mut self) -> bool {
+    /// Re-reads hosts.allow/hosts.deny if they changed (logging their problems once per
+    /// change). Called once per wake-up of a service that consults them, so edits apply to the
+    /// next connections without a reload and without a `stat` per check.
+    fn refresh_hosts(&mut self) {
         for file in [&mut self.hosts_allow, &mut self.hosts_deny] {
             if file.refresh() {
                 for d in &file.rules().diagnostics {
@@ -851,7 +857,11 @@ impl Daemon {
                 }
             }
         }
-        hosts::Needs::of(self.hosts_allow.rules(), self.hosts_deny.rules()).client_name
+    }
+
+    /// What the current hosts.allow/hosts.deny rules need to know about clients.
+    fn hosts_needs(&self) -> hosts::Needs {
+        hosts::Needs::of(self.hosts_allow.rules(), self.hosts_deny.rules())
     }
 
     /// hosts.allow / hosts.deny for a service that has a libwrap daemon name. `name` is the
@@ -873,9 +883,8 @@ impl Daemon {
         if self.services[key].def.libwrap_daemon().is_none() {
             return true;
         }
-        self.hosts_need_name(); // refreshes the files
-                                // Empty (or absent) files, the usual case, let everyone in: decided without building
-                                // anything on the accept path.
+        // Empty (or absent) files, the usual case, let everyone in: decided without building
+        // anything on the accept path.
         let empty = |r: &hosts::Rules| r.rules.is_empty() && r.fault.is_none();
         if empty(self.hosts_allow.rules()) && empty(self.hosts_deny.rules()) {
             return true;
@@ -1067,7 +1076,7 @@ impl Daemon {
         let def = self.services[p.key].def.clone();
         let wants_ident = def.idonly
             || def.log_on_success.userid
-            || (def.libwrap_daemon().is_some() && self.hosts_need_user());
+            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_user);
         if wants_ident {
             self.start_ident(p, name.map(str::to_owned), verified);
         } else {
@@ -1080,11 +1089,6 @@ impl Daemon {
         if let Some(b) = &self.services[p.key].def.banners().fail {
             listen::send_banner(&p.conn, b);
         }
-    }
-
-    fn hosts_need_user(&mut self) -> bool {
-        self.hosts_need_name(); // refreshes the files
-        hosts::Needs::of(self.hosts_allow.rules(), self.hosts_deny.rules()).client_user
     }
 
     /// Parks the connection while its client's identd is asked who it is.
@@ -1490,6 +1494,7 @@ impl Daemon {
             peer,
             plus,
         };
+        self.refresh_hosts();
         self.decide_and_start(parked, None, false);
     }
 
