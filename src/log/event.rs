@@ -291,11 +291,11 @@ impl fmt::Display for Addr {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The flags of the xinetd.md §1.12 capture: `PID HOST DURATION EXIT` / `HOST ATTEMPT`.
-    fn full() -> (SuccessFlags, FailureFlags) {
+    pub(crate) fn full() -> (SuccessFlags, FailureFlags) {
         (
             SuccessFlags {
                 pid: true,

@@ -280,22 +280,8 @@ mod tests {
         LocalTime::new(2026, 11, 27, 17, 9, 50, "UTC")
     }
 
-    fn flags() -> (SuccessFlags, FailureFlags) {
-        (
-            SuccessFlags {
-                pid: true,
-                host: true,
-                duration: true,
-                exit: true,
-                ..Default::default()
-            },
-            FailureFlags {
-                host: true,
-                attempt: true,
-                ..Default::default()
-            },
-        )
-    }
+    // The flags of the xinetd.md §1.12 capture, shared with the event tests.
+    use super::event::tests::full as flags;
 
     fn lo() -> Option<SocketAddr> {
         Some("127.0.0.1:40000".parse().unwrap())
