@@ -179,21 +179,7 @@ impl Daemon {
         count: usize,
         limit: Duration,
     ) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let text = self.read(name);
-            if text.matches(needle).count() >= count {
-                return text;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {count}x {needle:?} in {name}:\n{text}\n--- daemon log:\n{}\n--- stderr:\n{}",
-                    self.daemon_log(),
-                    self.read("stderr")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_in_file(&self.dir.path().join(name), needle, count, limit, "superd")
     }
 
     pub fn wait_file(&self, name: &str, needle: &str, limit: Duration) -> String {
@@ -239,6 +225,29 @@ impl Drop for Daemon {
                 let _ = child.wait();
             }
         }
+    }
+}
+
+/// Waits until the file at `path` contains `needle` `count` times (bounded); on time-out, panics
+/// showing it, and the `daemon.log` and `stderr` beside it. `who` names the daemon in the message.
+pub fn wait_in_file(path: &Path, needle: &str, count: usize, limit: Duration, who: &str) -> String {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let deadline = Instant::now() + limit;
+    loop {
+        let text = read(path);
+        if text.matches(needle).count() >= count {
+            return text;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{who}: timed out waiting for {count}x {needle:?} in {}:\n{text}\n--- daemon log:\n{}\n--- stderr:\n{}",
+                path.display(),
+                read(&dir.join("daemon.log")),
+                read(&dir.join("stderr"))
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

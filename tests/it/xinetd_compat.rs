@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::*;
 
@@ -129,21 +129,7 @@ impl Xinetd {
     }
 
     fn wait_file_count(&self, name: &str, needle: &str, count: usize, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let text = self.read(name);
-            if text.matches(needle).count() >= count {
-                return text;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "xinetd: timed out waiting for {count}x {needle:?} in {name}:\n{text}\n--- daemon log:\n{}\n--- stderr:\n{}",
-                    self.read("daemon.log"),
-                    self.read("stderr")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_in_file(&self.path(name), needle, count, limit, "xinetd")
     }
 }
 
