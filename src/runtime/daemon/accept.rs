@@ -1,0 +1,599 @@
+//! Connections, from the listening socket to a started server or session.
+//!
+//! The order of the checks is xinetd's: cps, max_load, access_times, instances, per_source and
+//! -limit (`admit`), then the address rules (with the client's name when a rule needs it, asked
+//! off the loop), then the ident query when one is wanted, then hosts.allow/hosts.deny; a
+//! refusal costs no fork. `wait = yes` servers and internal datagram services are handled here
+//! too.
+
+use std::cmp::Reverse;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::unix::SourceFd;
+use mio::Interest;
+use nix::unistd::Pid;
+use socket2::Socket;
+
+use super::{
+    backend_token, listener_token, readable_now, Child, Daemon, Parked, Session, Timer, Who, Work,
+    ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT,
+};
+use crate::access::address::AddressVerdict;
+use crate::clock::LocalTime;
+use crate::config::model::{DenyTime, Level, SocketType};
+use crate::internal::{self, Builtin};
+use crate::limits::{self, Checks, ProcessLimit, Refusal, SensorAdd, LOADAVG_PATH};
+use crate::listen;
+use crate::log::NoidReason;
+use crate::runtime::ident::{Outcome, Query};
+use crate::runtime::logging::FailReason;
+use crate::runtime::lookup::Request;
+use crate::spawn;
+use crate::table::{Action, Service};
+
+impl Daemon {
+    pub(super) fn on_listener(&mut self, key: usize) {
+        let Some(svc) = self.services.get(key) else {
+            return;
+        };
+        if !svc.armed {
+            return; // a stale event for a socket no longer watched
+        }
+        let def = svc.def.clone();
+        let Some(sock) = svc.socket.clone() else {
+            return;
+        };
+        if def.libwrap_daemon().is_some() {
+            self.refresh_hosts();
+        }
+        match (def.listen.socket_type, def.wait, &def.action) {
+            (SocketType::Dgram, _, Action::Internal(b)) => {
+                if self.serve_dgram_internal(key, &sock, *b) {
+                    self.again.push(listener_token(key));
+                }
+            }
+            (_, true, Action::Exec(_)) => self.start_wait_server(key, &def, &sock),
+            _ => {
+                for n in 0.. {
+                    if def.defer && self.at_instances_limit(key) {
+                        // on_limit = defer: leave clients in the listen queue until a slot frees.
+                        self.disarm(key);
+                        self.services[key].deferred = true;
+                        break;
+                    }
+                    if n == ACCEPT_BATCH {
+                        self.again.push(listener_token(key));
+                        break;
+                    }
+                    match listen::accept(&sock) {
+                        Ok(Some((conn, peer))) => self.on_connection(key, &def, conn, peer),
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.on_accept_error(key, e);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_accept_error(&mut self, key: usize, e: io::Error) {
+        let id = &self.services[key].def.id;
+        self.logs
+            .daemon(Level::Err, &format!("service {id}: accept failed: {e}"));
+        let resources = matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        );
+        // Out of descriptors or memory: stop watching for a second instead of spinning. Any
+        // other error: look again shortly; re-arming also re-reports connections still queued,
+        // which the edge-triggered poll would not.
+        let delay = if resources {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        };
+        self.pause(key, delay);
+    }
+
+    /// xinetd's checks before anything starts, in its order: cps, max_load, access_times,
+    /// instances, per_source, -limit (`limits::admit`). A refusal is logged here (its FAIL
+    /// line, plus the daemon lines xinetd writes for cps and load); the caller then just drops
+    /// the connection, as xinetd closes it.
+    pub(super) fn admit(&mut self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
+        let Daemon {
+            services,
+            logs,
+            settings,
+            forked,
+            ..
+        } = self;
+        let Some(svc) = services.get_mut(key) else {
+            return false;
+        };
+        let load = svc
+            .def
+            .max_load
+            .and_then(|_| limits::read_loadavg(Path::new(LOADAVG_PATH)));
+        let in_access_times = svc.def.access().access_times.as_ref().is_none_or(|t| {
+            let now = LocalTime::local(SystemTime::now());
+            t.allows(u16::from(now.hour) * 60 + u16::from(now.minute))
+        });
+        let checks = Checks {
+            now: Instant::now(),
+            max_load: svc.def.max_load,
+            load,
+            in_access_times,
+            instances: svc.def.instances,
+            running: svc.running,
+            per_source: svc.def.per_source,
+            peer: peer.map(|p| p.ip()),
+            sources: &svc.sources,
+            process_limit: ProcessLimit(settings.limit),
+            processes: *forked,
+            forks,
+        };
+        let refusal = match limits::admit(&checks, &mut svc.cps) {
+            Ok(()) => return true,
+            Err(r) => r,
+        };
+        logs.fail(&svc.log, &svc.def, refusal.reason(), peer);
+        match refusal {
+            Refusal::CpsTripped { resume_at } => {
+                let wait = resume_at
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .round();
+                logs.daemon(
+                    Level::Err,
+                    &format!(
+                        "Deactivating service {} due to excessive incoming connections.  Restarting in {wait} seconds.",
+                        svc.def.id
+                    ),
+                );
+                self.pause_for_cps(key, resume_at);
+            }
+            Refusal::Load { .. } => {
+                let from = peer
+                    .map(|p| p.ip().to_string())
+                    .unwrap_or_else(|| "<no address>".into());
+                logs.daemon(
+                    Level::Err,
+                    &format!("refused connect from {from} due to excessive load"),
+                );
+            }
+            _ => {}
+        }
+        false
+    }
+
+    /// cps tripped: close the socket, as xinetd does (new clients are refused rather than
+    /// queued), and open it again when the pause is over.
+    pub(super) fn pause_for_cps(&mut self, key: usize, resume_at: Instant) {
+        self.disarm(key);
+        let svc = &mut self.services[key];
+        svc.socket = None;
+        let serial = svc.serial;
+        self.timers
+            .push(Reverse((resume_at, Timer::CpsResume(key, serial))));
+    }
+
+    pub(super) fn on_connection(
+        &mut self,
+        key: usize,
+        def: &Rc<Service>,
+        conn: Socket,
+        peer: SocketAddr,
+    ) {
+        let forks = matches!(def.action, Action::Exec(_));
+        // `banner` goes out before any check, as xinetd sends it.
+        if let Some(b) = &def.banners().always {
+            listen::send_banner(&conn, b);
+        }
+        if !self.admit(key, Some(peer), forks) {
+            if let Some(b) = &def.banners().fail {
+                listen::send_banner(&conn, b);
+            }
+            return; // dropping `conn` closes it, as xinetd does
+        }
+        let serial = self.services[key].serial;
+        let parked = Parked {
+            plus: false,
+            key,
+            serial,
+            conn,
+            peer,
+        };
+        if def.access().needs_name()
+            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_name)
+        {
+            // The rules need the client's name: ask off the loop and decide when it comes.
+            self.next_lookup += 1;
+            let id = self.next_lookup;
+            self.lookups.ask(Request {
+                id,
+                addr: peer.ip(),
+            });
+            self.parked.insert(id, parked);
+            self.later(LOOKUP_TIMEOUT, Timer::LookupTimeout(id));
+        } else {
+            self.decide_and_start(parked, None, false);
+        }
+    }
+
+    pub(super) fn on_lookups(&mut self) {
+        for answer in self.lookups.answers() {
+            if let Some(p) = self.parked.remove(&answer.id) {
+                self.decide_and_start(p, answer.name.as_deref(), answer.verified);
+            }
+        }
+    }
+
+    /// Whether the address rules let `peer` in; a refusal is logged as xinetd logs it.
+    pub(super) fn address_allows(
+        &mut self,
+        key: usize,
+        peer: SocketAddr,
+        name: Option<&str>,
+    ) -> bool {
+        let ip = listen::unmap(peer).ip();
+        let now = Instant::now();
+        let svc = &self.services[key];
+        // SENSOR services and the global deny list they feed come first, as in xinetd.
+        if let Some(deny_time) = svc.def.sensor {
+            if let SensorAdd::Added { evicted } = self.sensors.add(ip, deny_time, now) {
+                let minutes = match deny_time {
+                    DenyTime::Minutes(n) => i64::from(n),
+                    _ => -1,
+                };
+                let msg = format!("Adding {ip} to the global_no_access list for {minutes} minutes");
+                self.logs.daemon(Level::Crit, &msg);
+                if let Some(old) = evicted {
+                    let msg = format!("global_no_access list full: {old} dropped from it");
+                    self.logs.daemon(Level::Warning, &msg);
+                }
+            }
+            self.logs
+                .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+            return false;
+        }
+        let listed = !self.sensors.is_empty() && self.sensors.contains(ip, now);
+        let verdict = if listed {
+            AddressVerdict::Deny
+        } else if svc.def.access().has_address_rules() {
+            svc.def.access().decide_address(peer.ip(), name)
+        } else {
+            AddressVerdict::Allow
+        };
+        match verdict {
+            AddressVerdict::Allow => true,
+            verdict => {
+                if verdict == AddressVerdict::DenyBothMatch {
+                    let msg = format!(
+                        "Service={}: only_from list and no_access list match equally the address {ip}",
+                        svc.def.id
+                    );
+                    self.logs.daemon(Level::Err, &msg);
+                }
+                self.logs
+                    .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+                false
+            }
+        }
+    }
+
+    /// The checks after the limits: address rules, then (when needed) an ident query, then
+    /// hosts.allow/hosts.deny, as xinetd orders them; then the server or session.
+    pub(super) fn decide_and_start(&mut self, p: Parked, name: Option<&str>, verified: bool) {
+        if !self.live(p.key, p.serial) {
+            return; // the service was removed or re-addressed meanwhile
+        }
+        if !self.address_allows(p.key, p.peer, name) {
+            self.refused(p);
+            return;
+        }
+        let def = self.services[p.key].def.clone();
+        let wants_ident = def.idonly
+            || def.log_on_success.userid
+            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_user);
+        if wants_ident {
+            self.start_ident(p, name.map(str::to_owned), verified);
+        } else {
+            self.finish_admission(p, name, verified, None);
+        }
+    }
+
+    /// Sends `banner_fail` and drops the connection.
+    pub(super) fn refused(&self, p: Parked) {
+        if let Some(b) = &self.services[p.key].def.banners().fail {
+            listen::send_banner(&p.conn, b);
+        }
+    }
+
+    /// Parks the connection while its client's identd is asked who it is.
+    pub(super) fn start_ident(&mut self, p: Parked, name: Option<String>, verified: bool) {
+        let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
+        let query = local.map(|l| Query::start(l, p.peer));
+        let Some(Ok(query)) = query else {
+            self.finish_admission(
+                p,
+                name.as_deref(),
+                verified,
+                Some(Outcome::NoId(NoidReason::SystemError)),
+            );
+            return;
+        };
+        let fd = query.socket.as_raw_fd();
+        self.next_lookup += 1;
+        let id = self.next_lookup;
+        let Parked {
+            key,
+            serial,
+            conn,
+            peer,
+            ..
+        } = p;
+        let work = Work::Ident {
+            query,
+            peer,
+            name,
+            verified,
+            id,
+        };
+        // The session's socket is the waiting client's connection, not watched meanwhile; the
+        // query's socket is registered under the session's second token.
+        let k = self.sessions.insert(Session {
+            socket: conn,
+            work,
+            key,
+            serial,
+            peer: peer.ip(),
+        });
+        let both = Interest::READABLE | Interest::WRITABLE;
+        if self
+            .poll
+            .registry()
+            .register(&mut SourceFd(&fd), backend_token(k), both)
+            .is_err()
+        {
+            self.finish_ident(k, Outcome::NoId(NoidReason::SystemError));
+            return;
+        }
+        self.later(IDENT_TIMEOUT, Timer::IdentTimeout(k, id));
+    }
+
+    /// An ident query is over: log it, then go on with the parked connection.
+    pub(super) fn finish_ident(&mut self, k: usize, outcome: Outcome) {
+        let Some(s) = self.sessions.try_remove(k) else {
+            return;
+        };
+        let Session {
+            socket,
+            work,
+            key,
+            serial,
+            ..
+        } = s;
+        let Work::Ident {
+            query,
+            peer,
+            name,
+            verified,
+            ..
+        } = work
+        else {
+            return; // not an ident session (cannot happen)
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&query.socket.as_raw_fd()));
+        let parked = Parked {
+            plus: false,
+            key,
+            serial,
+            conn: socket,
+            peer,
+        };
+        self.finish_admission(parked, name.as_deref(), verified, Some(outcome));
+    }
+
+    /// hosts.allow/hosts.deny (with the ident user, if asked), IDONLY, banners, then start.
+    pub(super) fn finish_admission(
+        &mut self,
+        p: Parked,
+        name: Option<&str>,
+        verified: bool,
+        ident: Option<Outcome>,
+    ) {
+        if !self.live(p.key, p.serial) {
+            return;
+        }
+        let key = p.key;
+        let def = self.services[key].def.clone();
+        let log = self.services[key].log.clone();
+        let user = match &ident {
+            Some(Outcome::User { text, user }) => {
+                self.logs.userid(&log, &def, text);
+                Some(user.clone())
+            }
+            Some(Outcome::NoId(reason)) => {
+                self.logs.noid(&log, &def, p.peer, *reason);
+                None
+            }
+            None => None,
+        };
+        if def.idonly && user.is_none() {
+            self.refused(p);
+            return;
+        }
+        let who = Who {
+            name,
+            verified,
+            user: user.as_deref(),
+        };
+        if !self.libwrap_allows(key, p.peer, &p.conn, who, Some(&p.conn)) {
+            self.refused(p);
+            return;
+        }
+        let Parked {
+            conn, peer, plus, ..
+        } = p;
+        if let Some(b) = &def.banners().success {
+            listen::send_banner(&conn, b);
+        }
+        if plus {
+            listen::send_banner(&conn, b"+Go\r\n");
+        }
+        self.services[key].connections += 1;
+        match &def.action {
+            Action::Internal(b) => self.start_session(key, &def, conn, peer, *b),
+            Action::Redirect(to) => self.start_relay(key, &def, conn, peer, *to),
+            Action::Tcpmux => self.start_mux(key, &def, conn, peer),
+            Action::Exec(plan) => {
+                let host = peer.ip().to_string();
+                // A connection that went through tcpmux was made non-blocking meanwhile.
+                let _ = conn.set_nonblocking(false);
+                match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
+                    Ok(pid) => self.started(key, &def, pid, Some(peer), false),
+                    Err(e) => {
+                        let msg = format!("service {}: fork failed: {e}", def.id);
+                        self.logs.daemon(Level::Err, &msg);
+                        self.logs.fail(&log, &def, FailReason::Fork, Some(peer));
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn started(
+        &mut self,
+        key: usize,
+        def: &Rc<Service>,
+        pid: Pid,
+        peer: Option<SocketAddr>,
+        wait_yes: bool,
+    ) {
+        let svc = &mut self.services[key];
+        self.logs.start(&svc.log, def, pid.as_raw(), peer);
+        svc.running += 1;
+        if let Some(p) = peer {
+            svc.sources.increment(p.ip());
+        }
+        self.forked += 1;
+        let child = Child {
+            key,
+            serial: svc.serial,
+            def: def.clone(),
+            log: svc.log.clone(),
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            peer,
+            wait_yes,
+        };
+        self.children.insert(pid.as_raw(), child);
+    }
+
+    /// `wait = yes`: the server gets the socket itself; superd stops watching it until the
+    /// server exits.
+    pub(super) fn start_wait_server(&mut self, key: usize, def: &Rc<Service>, sock: &Rc<Socket>) {
+        let Action::Exec(plan) = &def.action else {
+            return;
+        };
+        let peer = if def.listen.socket_type == SocketType::Dgram {
+            match listen::peek_peer(sock) {
+                Ok(Some(p)) => Some(p),
+                Ok(None) => return, // spurious wake-up
+                Err(_) => None,
+            }
+        } else {
+            if !readable_now(sock) {
+                return; // spurious wake-up: no connection is waiting
+            }
+            None
+        };
+        if !self.admit(key, peer, true) {
+            // The input stays queued; look again in a second (after a cps trip the socket is
+            // closed and this does nothing).
+            self.pause(key, Duration::from_secs(1));
+            return;
+        }
+        // Address rules, for the sender of the first datagram. A `wait = yes` stream service
+        // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
+        // Names are not looked up here: `.domain` entries match no one (documented).
+        if let Some(p) = peer {
+            if !self.address_allows(key, p, None)
+                || !self.libwrap_allows(key, p, sock, Who::default(), None)
+            {
+                // Drop the datagram that was refused, or the server would never be started
+                // for the ones behind it.
+                let mut b = [0u8; 1];
+                let _ = listen::recv_dgram(sock, &mut b);
+                self.again.push(listener_token(key));
+                return;
+            }
+        }
+        self.disarm(key);
+        self.services[key].connections += 1;
+        let host = peer.map(|p| p.ip().to_string());
+        match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
+            Ok(pid) => self.started(key, def, pid, peer, true),
+            Err(e) => {
+                self.logs
+                    .daemon(Level::Err, &format!("service {}: fork failed: {e}", def.id));
+                self.logs
+                    .fail(&self.services[key].log, def, FailReason::Fork, peer);
+                self.pause(key, Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Answers queued datagrams; true when the batch ran out with more possibly queued.
+    pub(super) fn serve_dgram_internal(&mut self, key: usize, sock: &Socket, b: Builtin) -> bool {
+        let now = SystemTime::now();
+        if self.dgram_buf.is_empty() {
+            // Allocated on the first datagram: a daemon without UDP internals never pays for it.
+            self.dgram_buf = vec![0; 65536];
+        }
+        for _ in 0..ACCEPT_BATCH {
+            let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
+                Ok(Some(x)) => x,
+                Ok(None) => return false,
+                Err(e) => {
+                    // ICMP errors from earlier replies surface here; the socket is still fine.
+                    let id = &self.services[key].def.id;
+                    self.logs.debug(&format!("service {id}: recvfrom: {e}"));
+                    continue;
+                }
+            };
+            let peer = from.as_socket().map(listen::unmap);
+            // Each datagram is a client, as in xinetd: the checks apply to it.
+            if !self.admit(key, peer, false) {
+                if self.services[key].socket.is_none() {
+                    return false; // cps closed the socket
+                }
+                continue;
+            }
+            if let Some(p) = peer {
+                // No name lookup per datagram: `.domain` entries match no one here.
+                if !self.address_allows(key, p, None)
+                    || !self.libwrap_allows(key, p, sock, Who::default(), None)
+                {
+                    continue;
+                }
+            }
+            let svc = &self.services[key];
+            self.logs.start(&svc.log, &svc.def, 0, peer);
+            if internal::dgram_reply(b, &self.dgram_buf[..n], now, &mut self.reply_buf) {
+                let _ = listen::send_dgram(sock, &self.reply_buf, &from);
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,157 @@
+//! Forked servers: exec failures reported by the child, reaping, `wait = yes` respawn-loop
+//! throttling, and stopping them all at exit.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::{readable_now, Daemon, LOOP_STRIKES, QUICK_EXIT};
+use crate::config::model::{Level, SocketType};
+use crate::listen;
+use crate::spawn::{self, Exit};
+use crate::table::Action;
+
+impl Daemon {
+    pub(super) fn read_failures(&mut self) {
+        for f in self.failures.drain() {
+            let msg = match self.children.get(&f.pid) {
+                Some(c) => {
+                    let path = match &c.def.action {
+                        Action::Exec(p) => p.path.clone(),
+                        _ => Default::default(),
+                    };
+                    let why = spawn::describe(f.step, &path, f.errno);
+                    format!(
+                        "service {}: server {} could not start: {why}",
+                        c.def.id, f.pid
+                    )
+                }
+                None => format!(
+                    "server {} could not start: {} failed: {}",
+                    f.pid,
+                    f.step.name(),
+                    f.error()
+                ),
+            };
+            self.logs.daemon(Level::Err, &msg);
+        }
+    }
+
+    pub(super) fn reap(&mut self) {
+        for (pid, exit) in spawn::reap() {
+            let Some(child) = self.children.remove(&pid.as_raw()) else {
+                self.logs
+                    .debug(&format!("unknown child process {pid} exited"));
+                continue;
+            };
+            self.forked = self.forked.saturating_sub(1);
+            let lifetime = child.started.elapsed();
+            self.logs
+                .exit(&child.log, &child.def, pid.as_raw(), exit, lifetime);
+            if !self.live(child.key, child.serial) {
+                continue; // its socket was replaced or its service removed
+            }
+            let svc = &mut self.services[child.key];
+            svc.running = svc.running.saturating_sub(1);
+            if let Some(p) = child.peer {
+                svc.sources.decrement(p.ip());
+            }
+            if child.wait_yes {
+                self.after_wait_server(child.key, lifetime);
+            } else {
+                self.slot_freed(child.key);
+            }
+        }
+    }
+
+    /// Re-arms a `wait = yes` service, unless its server keeps exiting without consuming its
+    /// input, in which case superd pauses the service with a growing delay instead of
+    /// respawning in a tight loop.
+    pub(super) fn after_wait_server(&mut self, key: usize, lifetime: Duration) {
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
+        let Some(sock) = svc.socket.clone() else {
+            return;
+        };
+        let dgram = svc.def.listen.socket_type == SocketType::Dgram;
+        let pending = if dgram {
+            matches!(listen::peek_peer(&sock), Ok(Some(_)))
+        } else {
+            readable_now(&sock)
+        };
+        if lifetime < QUICK_EXIT && pending {
+            svc.strikes += 1;
+        } else {
+            svc.strikes = 0;
+            svc.pause = Duration::ZERO;
+        }
+        if svc.strikes < LOOP_STRIKES {
+            self.arm(key);
+            return;
+        }
+        svc.pause = (svc.pause * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let (pause, strikes) = (svc.pause, svc.strikes);
+        svc.strikes = 0;
+        let mut dropped = "";
+        if dgram {
+            // Drop the datagram the server keeps failing on.
+            let mut b = [0u8; 1];
+            if matches!(listen::recv_dgram(&sock, &mut b), Ok(Some(_))) {
+                dropped = "; the datagram it did not read was discarded";
+            }
+        }
+        let msg = format!(
+            "service {}: server exited {strikes} times in a row without reading its input; \
+             respawn loop, pausing the service for {} s{dropped}",
+            svc.def.id,
+            pause.as_secs()
+        );
+        self.logs.daemon(Level::Err, &msg);
+        self.pause(key, pause);
+    }
+
+    /// SIGTERM: close every socket, ask every server to stop, wait a little, then insist.
+    pub(super) fn terminate(&mut self) {
+        let keys: Vec<usize> = self.services.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            self.close_service(key, false);
+        }
+        let sessions: Vec<usize> = self.sessions.iter().map(|(k, _)| k).collect();
+        for k in sessions {
+            self.end_session(k);
+        }
+        let mut pids: Vec<Pid> = self.children.keys().map(|p| Pid::from_raw(*p)).collect();
+        self.logs.daemon(
+            Level::Notice,
+            &format!(
+                "exiting on SIGTERM; stopping {} running servers",
+                pids.len()
+            ),
+        );
+        for pid in &pids {
+            spawn::signal(*pid, Signal::SIGTERM);
+        }
+        let reaped = spawn::wait_all(&mut pids, Duration::from_secs(3));
+        self.log_reaped(reaped);
+        for pid in &pids {
+            self.logs.daemon(
+                Level::Warning,
+                &format!("server {pid} ignored SIGTERM; sending SIGKILL"),
+            );
+            spawn::signal(*pid, Signal::SIGKILL);
+        }
+        let reaped = spawn::wait_all(&mut pids, Duration::from_secs(2));
+        self.log_reaped(reaped);
+    }
+
+    pub(super) fn log_reaped(&mut self, reaped: Vec<(Pid, Exit)>) {
+        for (pid, exit) in reaped {
+            if let Some(c) = self.children.remove(&pid.as_raw()) {
+                self.logs
+                    .exit(&c.log, &c.def, pid.as_raw(), exit, c.started.elapsed());
+            }
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! The event loop and the daemon's only mutable state.
+//!
+//! One thread, one `mio::Poll` (epoll) over: the signal wake-up pipe, the child-failure pipe,
+//! every armed service socket and every in-daemon stream session. Each wake-up is handled to
+//! completion without blocking: accepts are bounded per wake-up, spawns do not wait for exec,
+//! in-daemon sessions are non-blocking state machines with bounded buffers. Timers (re-arming a
+//! throttled `wait = yes` service, retrying a failed bind) live in a heap and bound the poll
+//! timeout.
+//!
+//! This file holds the state, the loop, signals, timers and the services' sockets; the
+//! submodules add the rest of `Daemon`'s methods by concern: `accept` (from a ready socket to a
+//! started server: limits, address rules, ident), `wrappers` (hosts.allow/hosts.deny and their
+//! commands), `sessions` (internal services, tcpmux, redirect relays), `children` (reaping,
+//! respawn loops, stopping servers) and `control` (reload and dump).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use slab::Slab;
+use socket2::Socket;
+
+use crate::access::hosts::HostsFile;
+use crate::config::model::Level;
+use crate::internal::relay::Relay;
+use crate::internal::StreamSession;
+use crate::limits::{Cps, SensorList, SourceCounts};
+use crate::listen;
+use crate::log::NoidReason;
+use crate::log::ServiceLog;
+use crate::runtime::ident::{Outcome, Query};
+use crate::runtime::logging::Logs;
+use crate::runtime::lookup::Lookups;
+use crate::runtime::portmap;
+use crate::runtime::Settings;
+use crate::spawn::{self, FailurePipe};
+use crate::table::{Action, Service, ServiceTable};
+
+mod accept;
+mod children;
+mod control;
+mod sessions;
+mod wrappers;
+
+const SIGNALS: Token = Token(0);
+const FAILURES: Token = Token(1);
+/// Name lookups answered (see `runtime::lookup`).
+const LOOKUPS: Token = Token(usize::MAX);
+/// How long a connection waits for its client's name before it is decided without one.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a tcpmux client has to send its service name, and the longest name line.
+const MUX_TIMEOUT: Duration = Duration::from_secs(10);
+const MUX_LINE_MAX: usize = 512;
+/// How long an ident query may take (xinetd: 30 s); past it, `NOID … timeout`.
+const IDENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Accepts per service per wake-up, so one busy service cannot starve the others.
+const ACCEPT_BATCH: usize = 64;
+/// A `wait = yes` server that ends this soon while its input is still pending counts as a
+/// respawn-loop strike.
+const QUICK_EXIT: Duration = Duration::from_secs(2);
+const LOOP_STRIKES: u32 = 3;
+const BIND_RETRY: Duration = Duration::from_secs(10);
+
+fn listener_token(key: usize) -> Token {
+    Token(2 + 2 * key)
+}
+/// A session's client socket; a relay's backend socket is the next odd token.
+fn session_token(key: usize) -> Token {
+    Token(3 + 4 * key)
+}
+fn backend_token(key: usize) -> Token {
+    Token(5 + 4 * key)
+}
+
+/// Signals, as flags set by the handlers; one pipe wakes the loop.
+pub struct SignalFlags {
+    pub hup: Arc<AtomicBool>,
+    pub term: Arc<AtomicBool>,
+    pub int: Arc<AtomicBool>,
+    pub quit: Arc<AtomicBool>,
+    pub usr1: Arc<AtomicBool>,
+    pub chld: Arc<AtomicBool>,
+    wake_read: std::os::unix::net::UnixStream,
+}
+
+impl SignalFlags {
+    pub fn install() -> io::Result<SignalFlags> {
+        use signal_hook::consts::*;
+        let (wake_read, wake_write) = std::os::unix::net::UnixStream::pair()?;
+        wake_read.set_nonblocking(true)?;
+        wake_write.set_nonblocking(true)?;
+        let flags = SignalFlags {
+            hup: Arc::default(),
+            term: Arc::default(),
+            int: Arc::default(),
+            quit: Arc::default(),
+            usr1: Arc::default(),
+            chld: Arc::default(),
+            wake_read,
+        };
+        for (sig, flag) in [
+            (SIGHUP, &flags.hup),
+            (SIGUSR2, &flags.hup), // xinetd: SIGUSR2 also reconfigures
+            (SIGTERM, &flags.term),
+            (SIGINT, &flags.int),
+            (SIGQUIT, &flags.quit),
+            (SIGUSR1, &flags.usr1),
+            (SIGCHLD, &flags.chld),
+        ] {
+            signal_hook::flag::register(sig, flag.clone())?;
+            signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
+        }
+        Ok(flags)
+    }
+
+    fn drain(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        while matches!((&self.wake_read).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+/// A configured service at run time.
+struct Svc {
+    def: Rc<Service>,
+    log: ServiceLog,
+    socket: Option<Rc<Socket>>,
+    /// The socket is registered with the poll.
+    armed: bool,
+    /// Running forked servers and in-daemon sessions.
+    running: usize,
+    /// Consecutive quick exits of a `wait = yes` server with input still pending.
+    strikes: u32,
+    pause: Duration,
+    /// Unique per socket: children, sessions and timers of a replaced socket (or of a removed
+    /// service whose slot was reused) carry an older serial and are ignored.
+    serial: u64,
+    /// Connections handled (for the dump).
+    connections: u64,
+    /// Not accepting because `instances` is reached and `on_limit = defer`.
+    deferred: bool,
+    /// `cps` state: the rate window, and whether the service is paused.
+    cps: Cps,
+    /// Running servers and sessions per client address (`per_source`).
+    sources: SourceCounts,
+}
+
+/// A running forked server.
+struct Child {
+    key: usize,
+    serial: u64,
+    def: Rc<Service>,
+    log: ServiceLog,
+    started: Instant,
+    started_wall: SystemTime,
+    peer: Option<SocketAddr>,
+    wait_yes: bool,
+}
+
+/// A connection served inside the daemon.
+struct Session {
+    socket: Socket,
+    work: Work,
+    key: usize,
+    serial: u64,
+    peer: IpAddr,
+}
+
+/// What a session does.
+enum Work {
+    Builtin(StreamSession),
+    /// The tcpmux service waiting for its client's service name.
+    Mux {
+        peer: SocketAddr,
+        id: u64,
+    },
+    /// An ident query about a waiting client (the session's socket, not watched meanwhile).
+    Ident {
+        query: Query,
+        peer: SocketAddr,
+        name: Option<String>,
+        verified: bool,
+        id: u64,
+    },
+    /// `redirect`: relaying to `backend`, whose non-blocking connect may still be going on.
+    Relay {
+        relay: Relay,
+        backend: Socket,
+        to: SocketAddr,
+        connected: bool,
+        def: Rc<Service>,
+        log: ServiceLog,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Rearm(usize, u64),
+    RetryBind(usize, u64),
+    /// The `cps` pause of a service is over.
+    CpsResume(usize, u64),
+    /// A parked connection's name lookup took too long.
+    LookupTimeout(u64),
+    /// An ident query (session key, query id) took too long.
+    IdentTimeout(usize, u64),
+    /// A tcpmux client (session key, id) did not send its service name in time.
+    MuxTimeout(usize, u64),
+}
+
+/// What is known about a client beyond its address: its reverse name (and whether that name
+/// leads back to the address) and its ident user.
+#[derive(Clone, Copy, Default)]
+struct Who<'a> {
+    name: Option<&'a str>,
+    verified: bool,
+    user: Option<&'a str>,
+}
+
+/// A connection waiting for its client's name (address rules with `.domain` entries).
+struct Parked {
+    key: usize,
+    serial: u64,
+    conn: Socket,
+    peer: SocketAddr,
+    /// Reached through tcpmux as a TCPMUXPLUS service: send `+Go` before starting it.
+    plus: bool,
+}
+
+pub struct Daemon {
+    settings: Settings,
+    poll: Poll,
+    signals: SignalFlags,
+    failures: FailurePipe,
+    logs: Logs,
+    /// Services; a service's key is also its socket's poll token (see `listener_token`).
+    services: Slab<Svc>,
+    next_serial: u64,
+    sessions: Slab<Session>,
+    children: HashMap<i32, Child>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    forked: usize,
+    started_wall: SystemTime,
+    dgram_buf: Vec<u8>,
+    reply_buf: Vec<u8>,
+    /// Sources still ready after their turn (epoll is edge-triggered): handled again before
+    /// the next wait, which then does not block.
+    again: Vec<Token>,
+    lookups: Lookups,
+    /// Addresses SENSOR services have seen: denied everywhere until they expire.
+    sensors: SensorList,
+    /// tcp_wrappers' files, re-read when they change.
+    hosts_allow: HostsFile,
+    hosts_deny: HostsFile,
+    /// Connections waiting for a name lookup, by lookup id.
+    parked: HashMap<u64, Parked>,
+    next_lookup: u64,
+}
+
+/// Why the loop stopped.
+pub enum Stop {
+    /// SIGTERM (or SIGINT in the foreground): servers were stopped.
+    Terminated,
+    /// SIGQUIT: exit at once.
+    Quit,
+    /// No services left and not told to stay alive.
+    NoServices,
+}
+
+impl Daemon {
+    pub fn new(
+        settings: Settings,
+        table: ServiceTable,
+        logs: Logs,
+        signals: SignalFlags,
+    ) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        poll.registry().register(
+            &mut SourceFd(&signals.wake_read.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )?;
+        let failures = FailurePipe::new()?;
+        poll.registry().register(
+            &mut SourceFd(&failures.read_fd()),
+            FAILURES,
+            Interest::READABLE,
+        )?;
+        let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
+        let mut d = Daemon {
+            sensors: SensorList::new(),
+            hosts_allow: HostsFile::new(settings.hosts_allow.clone()),
+            hosts_deny: HostsFile::new(settings.hosts_deny.clone()),
+            lookups,
+            parked: HashMap::new(),
+            next_lookup: 0,
+            settings,
+            poll,
+            signals,
+            failures,
+            logs,
+            services: Slab::with_capacity(table.services.len()),
+            next_serial: 0,
+            sessions: Slab::new(),
+            children: HashMap::new(),
+            timers: BinaryHeap::new(),
+            forked: 0,
+            started_wall: SystemTime::now(),
+            dgram_buf: Vec::new(),
+            reply_buf: Vec::with_capacity(2048),
+            again: Vec::new(),
+        };
+        for svc in table.services {
+            d.add_service(svc);
+        }
+        crate::spawn::release_free_memory();
+        Ok(d)
+    }
+
+    pub fn available(&self) -> usize {
+        self.services
+            .iter()
+            .filter(|(_, s)| s.socket.is_some())
+            .count()
+    }
+
+    pub fn logs(&mut self) -> &mut Logs {
+        &mut self.logs
+    }
+
+    fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    fn live(&self, key: usize, serial: u64) -> bool {
+        self.services.get(key).is_some_and(|s| s.serial == serial)
+    }
+
+    fn later(&mut self, delay: Duration, timer: Timer) {
+        self.timers.push(Reverse((Instant::now() + delay, timer)));
+    }
+
+    // ----- services and sockets -------------------------------------------------------------
+
+    fn add_service(&mut self, def: Service) {
+        let log = self.logs.service_log(&def);
+        let serial = self.serial();
+        let cps = Cps::for_service(def.cps, matches!(def.action, Action::Internal(_)));
+        let key = self.services.insert(Svc {
+            cps,
+            sources: SourceCounts::new(),
+            def: Rc::new(def),
+            log,
+            socket: None,
+            armed: false,
+            running: 0,
+            strikes: 0,
+            pause: Duration::ZERO,
+            serial,
+            connections: 0,
+            deferred: false,
+        });
+        self.open_socket(key);
+    }
+
+    fn open_socket(&mut self, key: usize) {
+        let Some(svc) = self.services.get(key) else {
+            return;
+        };
+        if svc.def.mux.is_some() {
+            return; // reached through tcpmux, never listening itself
+        }
+        let spec = svc.def.listen.clone();
+        let result = listen::open(&spec).or_else(|e| {
+            // No IPv6 on this host: the dual-stack default falls back to IPv4.
+            let wildcard6 = spec.addr.ip().is_unspecified() && spec.addr.is_ipv6();
+            if e.raw_os_error() == Some(libc::EAFNOSUPPORT) && wildcard6 {
+                let mut v4 = spec.clone();
+                v4.addr = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), spec.addr.port());
+                listen::open(&v4)
+            } else {
+                Err(e)
+            }
+        });
+        let id = svc.def.id.clone();
+        let proto = svc.def.protocol();
+        match result {
+            Ok(sock) => {
+                if let Some((program, versions)) = self.services[key].def.rpc {
+                    let port = sock
+                        .local_addr()
+                        .ok()
+                        .and_then(|a| a.as_socket())
+                        .map_or(0, |a| a.port());
+                    if let Err(e) = register_rpc(program, versions, proto, port) {
+                        self.logs.daemon(
+                            Level::Err,
+                            &format!(
+                                "service {id}: cannot register RPC program {program} with rpcbind (127.0.0.1:111): {e}; the service is unavailable, retrying every {} s",
+                                BIND_RETRY.as_secs()
+                            ),
+                        );
+                        let serial = self.services[key].serial;
+                        self.later(BIND_RETRY, Timer::RetryBind(key, serial));
+                        return;
+                    }
+                }
+                if let Some(svc) = self.services.get_mut(key) {
+                    svc.socket = Some(Rc::new(sock));
+                }
+                self.arm(key);
+                self.logs
+                    .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
+            }
+            Err(e) => {
+                self.logs.daemon(
+                    Level::Err,
+                    &format!(
+                        "service {id}: cannot bind {} {proto}: {e}; retrying every {} s",
+                        spec.addr,
+                        BIND_RETRY.as_secs()
+                    ),
+                );
+                let serial = self.services[key].serial;
+                self.later(BIND_RETRY, Timer::RetryBind(key, serial));
+            }
+        }
+    }
+
+    /// Starts watching a service's socket.
+    fn arm(&mut self, key: usize) {
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
+        let Some(sock) = &svc.socket else { return };
+        if svc.armed {
+            return;
+        }
+        let fd = sock.as_raw_fd();
+        match self.poll.registry().register(
+            &mut SourceFd(&fd),
+            listener_token(key),
+            Interest::READABLE,
+        ) {
+            Ok(()) => svc.armed = true,
+            Err(e) => {
+                let msg = format!("service {}: cannot watch its socket: {e}", svc.def.id);
+                self.logs.daemon(Level::Err, &msg);
+            }
+        }
+    }
+
+    /// Stops watching a service's socket (it stays open).
+    fn disarm(&mut self, key: usize) {
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
+        if let (true, Some(sock)) = (svc.armed, &svc.socket) {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut SourceFd(&sock.as_raw_fd()));
+        }
+        svc.armed = false;
+    }
+
+    fn at_instances_limit(&self, key: usize) -> bool {
+        let svc = &self.services[key];
+        matches!(svc.def.instances, crate::config::model::Limit::Max(n) if svc.running >= n as usize)
+    }
+
+    /// A server or session of a deferred service ended: accept again.
+    fn slot_freed(&mut self, key: usize) {
+        if self.services.get(key).is_some_and(|s| s.deferred) && !self.at_instances_limit(key) {
+            self.services[key].deferred = false;
+            self.arm(key);
+        }
+    }
+
+    /// Stops watching a service for `delay` (a limit was hit, or a respawn loop).
+    fn pause(&mut self, key: usize, delay: Duration) {
+        self.disarm(key);
+        let serial = self.services[key].serial;
+        self.later(delay, Timer::Rearm(key, serial));
+    }
+
+    /// Closes a service's socket and, with `kill`, stops its servers and sessions.
+    fn close_service(&mut self, key: usize, kill: bool) {
+        self.disarm(key);
+        let new_serial = self.serial();
+        let Some(svc) = self.services.get_mut(key) else {
+            return;
+        };
+        let old = svc.serial;
+        if let (Some(_), Some((program, (low, high)))) = (svc.socket.take(), svc.def.rpc) {
+            for v in low..=high {
+                let _ = portmap::unset(program, v);
+            }
+        }
+        svc.serial = new_serial;
+        svc.running = 0;
+        svc.sources = SourceCounts::new();
+        svc.strikes = 0;
+        if kill {
+            let id = svc.def.id.clone();
+            let pids: Vec<i32> = self
+                .children
+                .iter()
+                .filter(|(_, c)| c.key == key && c.serial == old)
+                .map(|(p, _)| *p)
+                .collect();
+            for pid in pids {
+                let msg = format!("service {id}: sending signal 9 to drop server {pid}");
+                self.logs.daemon(Level::Warning, &msg);
+                spawn::signal(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            let sessions: Vec<usize> = self
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.key == key && s.serial == old)
+                .map(|(k, _)| k)
+                .collect();
+            for k in sessions {
+                self.end_session(k);
+            }
+        }
+    }
+
+    // ----- the loop ------------------------------------------------------------------------
+
+    pub fn run(&mut self) -> Stop {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let timeout = if self.again.is_empty() {
+                self.timers
+                    .peek()
+                    .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.logs.daemon(Level::Err, &format!("poll failed: {e}"));
+                    std::thread::sleep(Duration::from_millis(100)); // never spin
+                }
+            }
+            // Failure reports first, so they are matched to children before those are reaped.
+            if events.iter().any(|e| e.token() == FAILURES) {
+                self.read_failures();
+            }
+            let mut signalled = false;
+            let mut ready: Vec<Token> = std::mem::take(&mut self.again);
+            ready.extend(events.iter().map(|e| e.token()));
+            ready.dedup();
+            for token in ready {
+                match token {
+                    SIGNALS => signalled = true,
+                    FAILURES => {}
+                    LOOKUPS => self.on_lookups(),
+                    Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
+                    Token(t) => self.on_session((t - 3) / 4),
+                }
+            }
+            if signalled {
+                self.signals.drain();
+                if let Some(stop) = self.on_signals() {
+                    return stop;
+                }
+            }
+            self.run_timers();
+        }
+    }
+
+    fn on_signals(&mut self) -> Option<Stop> {
+        if self.signals.chld.swap(false, Ordering::SeqCst) {
+            self.read_failures();
+            self.reap();
+        }
+        if self.signals.quit.swap(false, Ordering::SeqCst) {
+            self.logs.daemon(
+                Level::Notice,
+                "received SIGQUIT: exiting now, servers keep running",
+            );
+            self.unregister_rpc();
+            return Some(Stop::Quit);
+        }
+        let int = self.signals.int.swap(false, Ordering::SeqCst);
+        if int && !self.settings.foreground {
+            self.logs.debug("SIGINT ignored (not in the foreground)");
+        }
+        if self.signals.term.swap(false, Ordering::SeqCst) || (int && self.settings.foreground) {
+            self.terminate();
+            return Some(Stop::Terminated);
+        }
+        if self.signals.hup.swap(false, Ordering::SeqCst) {
+            self.reload();
+            if self.services.is_empty() && !self.settings.stayalive {
+                self.logs.daemon(
+                    Level::Err,
+                    "no services left after reconfiguration; exiting (use -stayalive to keep running)",
+                );
+                return Some(Stop::NoServices);
+            }
+        }
+        if self.signals.usr1.swap(false, Ordering::SeqCst) {
+            self.write_dump();
+        }
+        None
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, timer))) = self.timers.pop() else {
+                break;
+            };
+            match timer {
+                // `arm` does nothing if the socket is closed or already watched.
+                Timer::Rearm(key, serial) if self.live(key, serial) => self.arm(key),
+                Timer::RetryBind(key, serial)
+                    if self.live(key, serial) && self.services[key].socket.is_none() =>
+                {
+                    self.open_socket(key)
+                }
+                Timer::IdentTimeout(k, id) => {
+                    if matches!(self.sessions.get(k).map(|s| &s.work), Some(Work::Ident { id: i, .. }) if *i == id)
+                    {
+                        self.finish_ident(k, Outcome::NoId(NoidReason::Timeout));
+                    }
+                }
+                Timer::MuxTimeout(k, id) => {
+                    if matches!(self.sessions.get(k).map(|s| &s.work), Some(Work::Mux { id: i, .. }) if *i == id)
+                    {
+                        self.end_session(k);
+                    }
+                }
+                Timer::LookupTimeout(id) => {
+                    if let Some(p) = self.parked.remove(&id) {
+                        self.decide_and_start(p, None, false);
+                    }
+                }
+                // `resume` is true once per pause, when it is over.
+                Timer::CpsResume(key, serial)
+                    if self.live(key, serial) && self.services[key].cps.resume(now) =>
+                {
+                    let id = self.services[key].def.id.clone();
+                    self.logs
+                        .daemon(Level::Notice, &format!("Activating service {id}"));
+                    self.open_socket(key);
+                }
+                _ => {} // for a socket that was replaced or a service that was removed
+            }
+        }
+    }
+}
+
+/// Registers every version of an RPC program; on failure, undoes what was registered.
+fn register_rpc(program: u32, (low, high): (u32, u32), proto: &str, port: u16) -> io::Result<()> {
+    let prot = if proto == "udp" {
+        portmap::IPPROTO_UDP
+    } else {
+        portmap::IPPROTO_TCP
+    };
+    for v in low..=high {
+        // A registration left by an earlier run would make SET fail: clear it first.
+        let _ = portmap::unset(program, v);
+        if let Err(e) = portmap::set(program, v, prot, port) {
+            for done in low..v {
+                let _ = portmap::unset(program, done);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a listening socket has a connection waiting (non-blocking check).
+fn readable_now(sock: &Socket) -> bool {
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(sock),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    matches!(nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO), Ok(n) if n > 0)
+}
