@@ -626,17 +626,7 @@ pub fn parse(args: &[OsString]) -> Result<Command, CliError> {
             A::HostsAllow => opts.hosts_allow = path(option, spec, value)?,
             A::HostsDeny => opts.hosts_deny = path(option, spec, value)?,
             A::Limit => opts.limit = Some(number(option, value, 1)?),
-            A::Logprocs => {
-                let n = number(option, value, 0)?;
-                opts.logprocs = Some(n);
-                notice(
-                    &mut opts,
-                    format!(
-                        "option '{option}' is accepted but not implemented yet (issue 3): \
-                         ident lookups on failure are not made, so the limit {n} has no effect"
-                    ),
-                );
-            }
+            A::Logprocs => opts.logprocs = Some(number(option, value, 0)?),
             A::DumpFile => opts.dump_file = path(option, spec, value)?,
             A::ServicesFile => opts.services_file = path(option, spec, value)?,
             A::Cc => {
@@ -1131,7 +1121,7 @@ mod tests {
     }
 
     #[test]
-    fn logprocs_in_every_spelling_with_notice() {
+    fn logprocs_in_every_spelling() {
         for (words, spelling) in [
             (&["-logprocs", "7"][..], "-logprocs"),
             (&["-logprocs=7"], "-logprocs"),
@@ -1139,14 +1129,8 @@ mod tests {
             (&["--logprocs=7"], "--logprocs"),
         ] {
             let opts = run(words);
-            assert_eq!(opts.logprocs, Some(7), "{words:?}");
-            assert_eq!(
-                opts.notices,
-                [format!(
-                    "option '{spelling}' is accepted but not implemented yet (issue 3): ident \
-                     lookups on failure are not made, so the limit 7 has no effect"
-                )]
-            );
+            assert_eq!(opts.logprocs, Some(7), "{words:?} ({spelling})");
+            assert!(opts.notices.is_empty(), "{:?}", opts.notices);
         }
         assert_eq!(run(&["-logprocs", "0"]).logprocs, Some(0));
     }
@@ -1306,10 +1290,19 @@ mod tests {
 
     #[test]
     fn notices_appear_once_and_in_order() {
-        let opts = run(&["-cc", "5", "-logprocs", "3", "-cc", "9", "-logprocs", "3"]);
+        let opts = run(&[
+            "-cc",
+            "5",
+            "-shutdownprocs",
+            "3",
+            "-cc",
+            "9",
+            "-shutdownprocs",
+            "3",
+        ]);
         assert_eq!(opts.notices.len(), 2);
         assert!(opts.notices[0].starts_with("option '-cc'"));
-        assert!(opts.notices[1].starts_with("option '-logprocs'"));
+        assert!(opts.notices[1].starts_with("option '-shutdownprocs'"));
         assert_eq!(opts.cc, Some(9));
     }
 

@@ -197,6 +197,47 @@ fn ctime_of(t: &crate::clock::LocalTime) -> String {
     )
 }
 
+/// Refused datagrams are logged at most once a minute per sender (address and port), as xinetd
+/// does: every datagram is a client, and a flood of them must not become a flood of log lines.
+/// At most `GATE_MAX` senders are remembered; when that many were logged within the minute,
+/// further new senders are not logged until entries expire.
+pub struct RateGate {
+    last: std::collections::HashMap<SocketAddr, std::time::Instant>,
+}
+
+pub const GATE_PERIOD: Duration = Duration::from_secs(60);
+pub const GATE_MAX: usize = 256;
+
+impl RateGate {
+    pub fn new() -> RateGate {
+        RateGate {
+            last: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether a refusal of `from` at `now` is logged (and, if so, remembers it).
+    pub fn pass(&mut self, from: SocketAddr, now: std::time::Instant) -> bool {
+        let fresh = |t: &std::time::Instant| now.saturating_duration_since(*t) < GATE_PERIOD;
+        if self.last.get(&from).is_some_and(fresh) {
+            return false;
+        }
+        if self.last.len() >= GATE_MAX && !self.last.contains_key(&from) {
+            self.last.retain(|_, t| fresh(t));
+            if self.last.len() >= GATE_MAX {
+                return false;
+            }
+        }
+        self.last.insert(from, now);
+        true
+    }
+}
+
+impl Default for RateGate {
+    fn default() -> Self {
+        RateGate::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +262,29 @@ mod tests {
         let far = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 40);
         assert_eq!(ctime(far), "?");
         assert_eq!(ctime(SystemTime::now()).len(), 24);
+    }
+
+    #[test]
+    fn rate_gate_logs_a_sender_once_a_minute_and_stays_bounded() {
+        use std::time::Instant;
+        let t0 = Instant::now();
+        let mut g = RateGate::new();
+        let a: SocketAddr = "127.0.0.5:4000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.5:4001".parse().unwrap();
+        assert!(g.pass(a, t0));
+        assert!(!g.pass(a, t0 + Duration::from_secs(59)));
+        assert!(g.pass(b, t0), "another port is another sender");
+        assert!(g.pass(a, t0 + GATE_PERIOD));
+        let mut g = RateGate::new();
+        for n in 0..GATE_MAX as u16 {
+            assert!(g.pass(SocketAddr::from(([10, 0, 0, 1], n)), t0));
+        }
+        let new = SocketAddr::from(([10, 0, 0, 2], 1));
+        assert!(
+            !g.pass(new, t0 + Duration::from_secs(1)),
+            "full within the minute"
+        );
+        assert!(g.pass(new, t0 + GATE_PERIOD), "expired entries make room");
+        assert!(g.last.len() <= GATE_MAX);
     }
 }

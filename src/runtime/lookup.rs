@@ -154,6 +154,83 @@ fn block_signals() {
     let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None);
 }
 
+/// Names of recent datagram clients. A datagram cannot wait in a queue of its own the way a
+/// connection does, so a datagram service whose rules need the client's name stops reading its
+/// socket while the name is looked up, then reads again and finds the answer here. Entries
+/// live `NAME_TTL`; the cache holds at most `NAME_CACHE_MAX` of them (expired ones are dropped
+/// first, then the oldest), so a flood of sources cannot grow it.
+pub struct NameCache {
+    entries: std::collections::HashMap<IpAddr, CachedName>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedName {
+    pub name: Option<String>,
+    pub verified: bool,
+    at: std::time::Instant,
+}
+
+pub const NAME_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+pub const NAME_CACHE_MAX: usize = 256;
+
+impl NameCache {
+    pub fn new() -> NameCache {
+        NameCache {
+            entries: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The cached answer for `addr`, if it is younger than `NAME_TTL` at `now`.
+    pub fn get(&self, addr: IpAddr, now: std::time::Instant) -> Option<&CachedName> {
+        self.entries
+            .get(&addr)
+            .filter(|c| now.saturating_duration_since(c.at) < NAME_TTL)
+    }
+
+    pub fn insert(
+        &mut self,
+        addr: IpAddr,
+        name: Option<String>,
+        verified: bool,
+        now: std::time::Instant,
+    ) {
+        if self.entries.len() >= NAME_CACHE_MAX && !self.entries.contains_key(&addr) {
+            self.entries
+                .retain(|_, c| now.saturating_duration_since(c.at) < NAME_TTL);
+            if self.entries.len() >= NAME_CACHE_MAX {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, c)| c.at)
+                    .map(|(a, _)| *a);
+                if let Some(a) = oldest {
+                    self.entries.remove(&a);
+                }
+            }
+        }
+        let entry = CachedName {
+            name,
+            verified,
+            at: now,
+        };
+        self.entries.insert(addr, entry);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Default for NameCache {
+    fn default() -> Self {
+        NameCache::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +269,33 @@ mod tests {
         }
         got.sort();
         assert_eq!(got, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn name_cache_answers_until_the_ttl_and_stays_bounded() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let mut c = NameCache::new();
+        let a: IpAddr = "127.0.0.5".parse().unwrap();
+        c.insert(a, Some("five.example".into()), true, t0);
+        let hit = c.get(a, t0 + Duration::from_secs(29)).unwrap();
+        assert_eq!(hit.name.as_deref(), Some("five.example"));
+        assert!(hit.verified);
+        assert!(c.get(a, t0 + NAME_TTL).is_none(), "expired");
+        // A negative answer is cached too.
+        let b: IpAddr = "127.0.0.6".parse().unwrap();
+        c.insert(b, None, false, t0);
+        assert_eq!(c.get(b, t0).unwrap().name, None);
+        // Full: expired entries go first, then the oldest.
+        for n in 0..(NAME_CACHE_MAX as u32 * 3) {
+            let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            c.insert(ip, None, false, t0 + Duration::from_millis(u64::from(n)));
+            assert!(c.len() <= NAME_CACHE_MAX);
+        }
+        let last = IpAddr::from(std::net::Ipv4Addr::from(
+            0x0a00_0000 + NAME_CACHE_MAX as u32 * 3 - 1,
+        ));
+        assert!(c.get(last, t0 + Duration::from_secs(1)).is_some());
+        assert!(c.get(a, t0).is_none(), "the oldest was evicted");
     }
 }

@@ -44,6 +44,8 @@ pub struct Settings {
     pub inetd_compat: bool,
     pub hosts_allow: PathBuf,
     pub hosts_deny: PathBuf,
+    /// `-logprocs`: ident queries at a time for refused connections (xinetd's default, 15).
+    pub logprocs: u32,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             foreground: opts.foreground,
             stayalive: opts.stayalive,
             limit: opts.limit,
+            logprocs: opts.logprocs.unwrap_or(15),
             dump_file: absolute(&base_dir, &opts.dump_file),
             pidfile: opts.pidfile.as_ref().map(|p| absolute(&base_dir, p)),
             inetd_conf: opts

@@ -512,7 +512,10 @@ fn build_one(
             userid: decl.log_on_success.userid && port != 113,
             ..decl.log_on_success
         },
-        log_on_failure: decl.log_on_failure,
+        log_on_failure: FailureFlags {
+            userid: decl.log_on_failure.userid && port != 113,
+            ..decl.log_on_failure
+        },
     })
 }
 

@@ -1,25 +1,11 @@
 //! Access control and limits end to end: clients bind source addresses across 127.0.0.0/8 to
 //! look like different hosts (issue 3).
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::harness::*;
-
-/// Connects from `src` (a 127.x address) and reads to EOF.
-fn exchange_from(src: &str, port: u16) -> Vec<u8> {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    sock.bind(&from.into()).unwrap();
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    sock.connect_timeout(&to.into(), Duration::from_secs(5))
-        .unwrap();
-    let mut s: TcpStream = sock.into();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    out
-}
+use crate::require_root;
 
 fn daytime_service(port: u16, extra: &str) -> String {
     format!(
@@ -284,9 +270,10 @@ fn sensor_adds_its_clients_to_the_global_deny_list() {
     assert_eq!(exchange_from("127.0.0.1", p_day).len(), 26);
 }
 
-/// A fake identd on 127.0.0.1:113 answering `USERID : UNIX : alice1` (needs root for the port).
-fn fake_identd() -> Option<std::thread::JoinHandle<()>> {
-    let l = std::net::TcpListener::bind("127.0.0.1:113").ok()?;
+/// A fake identd on `addr`:113 answering `USERID : UNIX : alice1` twice (needs root for the
+/// port).
+fn fake_identd(addr: &str) -> Option<std::thread::JoinHandle<()>> {
+    let l = std::net::TcpListener::bind((addr, 113)).ok()?;
     l.set_nonblocking(false).unwrap();
     Some(std::thread::spawn(move || {
         // Serve a bounded number of queries, then stop (the test ends it by connecting).
@@ -325,7 +312,7 @@ fn ident_userid_is_logged_and_idonly_refuses_clients_without_one() {
         "NOID: idonly 127.0.0.1 no server",
         Duration::from_secs(15),
     );
-    let Some(identd) = fake_identd() else {
+    let Some(identd) = fake_identd("127.0.0.1") else {
         eprintln!("SKIPPED: cannot bind 127.0.0.1:113");
         return;
     };
@@ -341,6 +328,50 @@ fn ident_userid_is_logged_and_idonly_refuses_clients_without_one() {
         "IDONLY serves a client with an ident"
     );
     identd.join().unwrap();
+}
+
+/// USERID in `log_on_failure` only: a refused client's identd is asked, and the answer logged
+/// after the FAIL line; `-logprocs 0` allows no such query.
+#[test]
+fn ident_on_failure_is_logged_and_logprocs_bounds_it() {
+    crate::require_root!();
+    // The client and its identd live on 127.0.0.9, away from the other ident test's 127.0.0.1.
+    let Some(identd) = fake_identd("127.0.0.9") else {
+        eprintln!("SKIPPED: cannot bind 127.0.0.9:113");
+        return;
+    };
+    let (p1, p2) = (free_port(), free_port());
+    let conf = |p| {
+        format!(
+            "defaults\n{{\n\tlog_type = FILE {{dir}}/svc.log\n\tlog_on_failure = HOST USERID\n}}\n{}",
+            daytime_service(p, "\tonly_from = 127.0.0.1\n")
+        )
+    };
+    let d = Daemon::start(&conf(p1));
+    assert!(exchange_from("127.0.0.9", p1).is_empty());
+    let log = d.wait_file(
+        "svc.log",
+        "USERID: daytime UNIX : alice1",
+        Duration::from_secs(15),
+    );
+    let fail = log
+        .find("FAIL: daytime address from=127.0.0.9")
+        .expect(&log);
+    assert!(fail < log.find("USERID: daytime").unwrap(), "{log}");
+    // A daemon with -logprocs 0 asks nobody: the identd's second answer is left for the end.
+    let d0 = Daemon::prepare(&conf(p2)).launch(&["-logprocs", "0"]);
+    assert!(exchange_from("127.0.0.9", p2).is_empty());
+    let log0 = d0.wait_file(
+        "svc.log",
+        "FAIL: daytime address from=127.0.0.9",
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!d0.read("svc.log").contains("USERID"), "{log0}");
+    // Let the identd thread finish: one more query from a refused client of the first daemon.
+    assert!(exchange_from("127.0.0.9", p1).is_empty());
+    identd.join().unwrap();
+    drop((d, d0));
 }
 
 #[test]
@@ -368,5 +399,91 @@ fn on_limit_defer_queues_clients_instead_of_closing_them() {
         !d.read("svc.log").contains("FAIL:"),
         "{}",
         d.read("svc.log")
+    );
+}
+
+/// Sends `input` from `src` (a 127.x address, port `sport` or any) to 127.0.0.1:`port` and
+/// waits up to `wait` for one reply.
+fn udp_from(src: &str, sport: u16, port: u16, input: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let s = std::net::UdpSocket::bind((src, sport)).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.send_to(input, ("127.0.0.1", port)).unwrap();
+    let mut buf = vec![0u8; 2048];
+    s.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+}
+
+/// `.domain` rules on datagram services: the sender's name is looked up off the loop while the
+/// datagram waits in the socket, for internal (per datagram) and `wait = yes` services. Refused
+/// datagrams are logged once a minute per sender. The daemon runs in a private mount namespace
+/// with its own /etc/hosts (the machine's is untouched).
+#[test]
+fn datagram_services_match_domain_rules_by_the_senders_name() {
+    require_root!();
+    let (p_echo, p_wait) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let srv = script(
+        dir.path(),
+        "udpsrv",
+        "exec python3 -c 'import socket\ns=socket.socket(fileno=0)\nd,a=s.recvfrom(100)\ns.sendto(b\"got \"+d,a)'",
+    );
+    let conf = format!(
+        "{LOG_DEFAULTS}service echo\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = {p_echo}\n\tbind = 127.0.0.1\n\tonly_from = .example.test\n}}\n\
+service wd\n{{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\tprotocol = udp\n\twait = yes\n\tuser = root\n\tserver = {}\n\tport = {p_wait}\n\tbind = 127.0.0.1\n\tno_access = .other.test\n}}\n",
+        srv.display()
+    );
+    let d = Daemon::prepare(&conf);
+    let hosts = d.write(
+        "hosts",
+        "127.0.0.1 localhost\n127.0.0.5 five.example.test\n127.0.0.6 six.other.test\n",
+    );
+    let wrap = format!(
+        "mount --bind {} /etc/hosts && exec \"$0\" \"$@\"",
+        hosts.display()
+    );
+    let d = d.launch_wrapped(&["unshare", "-m", "sh", "-c", &wrap], &[]);
+    let long = Duration::from_secs(8);
+    assert_eq!(
+        udp_from("127.0.0.5", 0, p_echo, b"hi", long).as_deref(),
+        Some(&b"hi"[..])
+    );
+    assert_eq!(
+        udp_from("127.0.0.1", 0, p_echo, b"hi", Duration::from_millis(500)),
+        None
+    );
+    assert_eq!(
+        udp_from("127.0.0.5", 0, p_wait, b"one", long).as_deref(),
+        Some(&b"got one"[..])
+    );
+    assert_eq!(
+        udp_from("127.0.0.6", 0, p_wait, b"two", Duration::from_millis(800)),
+        None
+    );
+    // The same sender refused five times: one FAIL line (xinetd logs once a minute).
+    let sport = free_port();
+    for _ in 0..5 {
+        assert_eq!(
+            udp_from("127.0.0.7", sport, p_echo, b"x", Duration::from_millis(300)),
+            None
+        );
+    }
+    // The allowed sender is still answered afterwards (its name is cached or asked again).
+    assert_eq!(
+        udp_from("127.0.0.5", 0, p_echo, b"again", long).as_deref(),
+        Some(&b"again"[..])
+    );
+    let log = d.wait_file(
+        "svc.log",
+        "FAIL: wd address from=127.0.0.6",
+        Duration::from_secs(5),
+    );
+    assert_eq!(
+        log.matches("FAIL: echo address from=127.0.0.7").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("FAIL: echo address from=127.0.0.1").count(),
+        1,
+        "{log}"
     );
 }

@@ -343,6 +343,22 @@ pub fn tcp_exchange_from(host: &str, port: u16, input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Connects from source address `src` (any of 127.0.0.0/8 works on Linux) to 127.0.0.1:`port`
+/// and reads to EOF (bounded).
+pub fn exchange_from(src: &str, port: u16) -> Vec<u8> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    sock.bind(&from.into()).unwrap();
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap();
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
 pub fn connect(host: &str, port: u16) -> TcpStream {
     let addr: SocketAddr = format!(
         "{}:{port}",

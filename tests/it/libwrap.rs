@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::harness::*;
+use crate::require_root;
 
 fn conf(p_echo: u16, p_ext: u16, p_named: u16, p_nolw: u16) -> String {
     format!(
@@ -95,4 +96,122 @@ fn spawn_runs_beside_the_decision_and_twist_replaces_the_server() {
     d.wait_file("spawned", "spawned echo 127.0.0.1", Duration::from_secs(5));
     // The twisted client gets the command's output instead of the server's.
     assert_eq!(tcp_exchange(p_named, b""), b"go away 127.0.0.1\n");
+}
+
+/// The hosts_options(5) that change the server: setenv (with % expansions), umask, nice,
+/// user.group, keepalive, linger, and banners sent before the server's output, CR LF.
+#[test]
+fn options_of_the_matched_rule_change_the_server_it_starts() {
+    require_root!();
+    let port = free_port();
+    let conf = format!("{LOG_DEFAULTS}{}", ext_service("opts", port, &probe(), ""));
+    let d = Daemon::prepare(&conf);
+    let banners = d.path("banners");
+    std::fs::create_dir_all(&banners).unwrap();
+    std::fs::write(banners.join("superd-probe"), "Welcome %a\nsecond line\n").unwrap();
+    d.write(
+        "hosts.allow",
+        &format!(
+            "superd-probe: 127.0.0.1: setenv GREETING hello-%a: umask 027: nice 7: user nobody.nogroup: keepalive: linger 5: banners {}\n",
+            banners.display()
+        ),
+    );
+    let d = d.launch(&[]);
+    let out = tcp_exchange(port, b"");
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(
+        text.starts_with("Welcome 127.0.0.1\r\nsecond line\r\n"),
+        "banner first, LF sent as CR LF: {text}"
+    );
+    let v = probe_values(&out);
+    let env = probe_all(&v, "env");
+    assert!(
+        env.contains(&"GREETING=hello-127.0.0.1".to_string()),
+        "{env:?}"
+    );
+    assert_eq!(probe_get(&v, "umask").as_deref(), Some("027"));
+    assert_eq!(probe_get(&v, "nice").as_deref(), Some("7"));
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+    assert_eq!(
+        probe_get(&v, "uid").as_deref(),
+        Some(
+            format!(
+                "{} gid={} euid={} egid={} ngroups=0",
+                nobody.uid, nogroup.gid, nobody.uid, nogroup.gid
+            )
+            .as_str()
+        ),
+        "{v:?}"
+    );
+    assert_eq!(probe_get(&v, "keepalive").as_deref(), Some("1"));
+    assert_eq!(probe_get(&v, "linger").as_deref(), Some("1/5"));
+    drop(d);
+}
+
+/// Without matching options nothing changes; an unknown `user` in the matched rule refuses the
+/// client with a logged reason, as libwrap's failed option ends the connection; `severity`
+/// changes the level of the refusal line; `aclexec` (not carried out) refuses.
+#[test]
+fn failing_options_refuse_and_severity_sets_the_level() {
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    let conf = format!(
+        "{LOG_DEFAULTS}{}{}{}",
+        ext_service("plain", p1, &probe(), "\tlibwrap = plain\n"),
+        ext_service("baduser", p2, &probe(), "\tlibwrap = baduser\n"),
+        ext_service("acl", p3, &probe(), "\tlibwrap = acl\n"),
+    );
+    let d = Daemon::prepare(&conf);
+    d.write(
+        "hosts.allow",
+        "baduser: ALL: user no-such-user-here\nacl: ALL: aclexec /bin/true\n",
+    );
+    d.write("hosts.deny", "plain: 127.0.0.2: severity crit\n");
+    let d = d.launch(&[]);
+    let v = probe_values(&tcp_exchange(p1, b""));
+    assert_eq!(probe_get(&v, "umask").as_deref(), Some("022"), "{v:?}");
+    assert!(!probe_all(&v, "env")
+        .iter()
+        .any(|e| e.starts_with("GREETING")));
+    assert_eq!(tcp_exchange(p2, b""), b"");
+    d.wait_log(
+        "baduser: unknown user: \"no-such-user-here\"",
+        Duration::from_secs(5),
+    );
+    assert_eq!(tcp_exchange(p3, b""), b"");
+    d.wait_log(
+        "'aclexec /bin/true' is not supported",
+        Duration::from_secs(5),
+    );
+    assert_eq!(exchange_from("127.0.0.2", p1), b"");
+    let log = d.wait_log(
+        "libwrap refused connection to plain (libwrap=plain) from 127.0.0.2",
+        Duration::from_secs(5),
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains("libwrap refused connection to plain"))
+        .unwrap();
+    assert!(line.contains("CRIT"), "{line}");
+}
+
+/// `rfc931` makes superd ask the client's identd first, so `%u` has the user: here no identd
+/// answers on 127.0.0.1:113, so `%u` is "unknown" and the NOID line is not required.
+#[test]
+fn rfc931_asks_ident_before_the_check_and_u_expands() {
+    let port = free_port();
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service("idsvc", port, &probe(), "\tlibwrap = idsvc\n")
+    );
+    let d = Daemon::prepare(&conf);
+    d.write("hosts.allow", "idsvc: ALL: rfc931: setenv WHO %u@%a\n");
+    let d = d.launch(&[]);
+    let v = probe_values(&tcp_exchange(port, b""));
+    let env = probe_all(&v, "env");
+    assert!(
+        env.contains(&"WHO=unknown@127.0.0.1".to_string()),
+        "{env:?}"
+    );
+    drop(d);
 }

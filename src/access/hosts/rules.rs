@@ -165,9 +165,36 @@ impl Rules {
             self.needs.client_user |= c.user.as_ref().is_some_and(|u| *u != StrPattern::All);
             self.host_warnings(rule.line, &c.host);
         }
-        if let Err(e) = &rule.options {
-            let d = self.diagnostic(rule.line, true, e.to_string());
-            self.diagnostics.push(d);
+        match &rule.options {
+            Err(e) => {
+                let d = self.diagnostic(rule.line, true, e.to_string());
+                self.diagnostics.push(d);
+            }
+            // What the options will need when the rule matches: libwrap looks the client's
+            // user up for `rfc931` and for `%u`/`%c` in a command, and its name for `%h`, `%n`
+            // and `%c`. superd asks before checking (it cannot pause in the middle of a rule).
+            Ok(options) => {
+                for o in options {
+                    let templates: Vec<&str> = match o {
+                        RuleOption::Rfc931(_) => {
+                            self.needs.client_user = true;
+                            continue;
+                        }
+                        RuleOption::Spawn(t) | RuleOption::Twist(t) | RuleOption::Aclexec(t) => {
+                            vec![t]
+                        }
+                        RuleOption::Setenv { name, value } => vec![name, value],
+                        // Not `banners`: its file is read when it is sent, and `%u`/`%h` there
+                        // give what is already known (README).
+                        _ => continue,
+                    };
+                    for t in templates {
+                        let uses = |c: char| t.contains(&format!("%{c}"));
+                        self.needs.client_user |= uses('u') || uses('c');
+                        self.needs.client_name |= uses('h') || uses('n') || uses('c');
+                    }
+                }
+            }
         }
     }
 

@@ -19,6 +19,7 @@ use mio::Interest;
 use nix::unistd::Pid;
 use socket2::Socket;
 
+use super::wrappers::Wrapped;
 use super::{
     backend_token, listener_token, readable_now, Child, Daemon, Parked, Session, Timer, Who, Work,
     ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT,
@@ -196,12 +197,6 @@ impl Daemon {
         if let Some(b) = &def.banners().always {
             listen::send_banner(&conn, b);
         }
-        if !self.admit(key, Some(peer), forks) {
-            if let Some(b) = &def.banners().fail {
-                listen::send_banner(&conn, b);
-            }
-            return; // dropping `conn` closes it, as xinetd does
-        }
         let serial = self.services[key].serial;
         let parked = Parked {
             plus: false,
@@ -210,6 +205,10 @@ impl Daemon {
             conn,
             peer,
         };
+        if !self.admit(key, Some(peer), forks) {
+            self.refused(parked, false);
+            return;
+        }
         if def.access().needs_name()
             || (def.libwrap_daemon().is_some() && self.hosts_needs().client_name)
         {
@@ -231,19 +230,61 @@ impl Daemon {
         for answer in self.lookups.answers() {
             if let Some(p) = self.parked.remove(&answer.id) {
                 self.decide_and_start(p, answer.name.as_deref(), answer.verified);
+            } else {
+                self.dgram_name_known(answer.id, answer.name, answer.verified);
             }
         }
     }
 
-    /// Whether the address rules let `peer` in; a refusal is logged as xinetd logs it.
+    /// For a datagram from `peer` to a service whose rules need the client's name: the name
+    /// (from the cache of recent answers), or `None` after starting a lookup, in which case
+    /// the service stops reading its socket until the answer (or the timeout) comes: the
+    /// datagram waits in the socket, not in superd.
+    fn dgram_name(&mut self, key: usize, peer: SocketAddr) -> Option<(Option<String>, bool)> {
+        let ip = listen::unmap(peer).ip();
+        if let Some(c) = self.names.get(ip, Instant::now()) {
+            return Some((c.name.clone(), c.verified));
+        }
+        self.disarm(key);
+        self.next_lookup += 1;
+        let id = self.next_lookup;
+        self.lookups.ask(Request { id, addr: ip });
+        let serial = self.services[key].serial;
+        self.waiting_names.insert(id, (key, serial, ip));
+        self.later(LOOKUP_TIMEOUT, Timer::LookupTimeout(id));
+        None
+    }
+
+    /// A datagram client's name came (or its lookup timed out, `name` = `None`): remember it
+    /// and read the service's socket again.
+    pub(super) fn dgram_name_known(&mut self, id: u64, name: Option<String>, verified: bool) {
+        let Some((key, serial, ip)) = self.waiting_names.remove(&id) else {
+            return;
+        };
+        self.names.insert(ip, name, verified, Instant::now());
+        if self.live(key, serial) {
+            self.arm(key);
+        }
+    }
+
+    /// Whether the rules of a service need its clients' names.
+    fn needs_name(&self, def: &Service) -> bool {
+        def.access().needs_name()
+            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_name)
+    }
+
+    /// Whether the address rules let `peer` in; a refusal is logged as xinetd logs it (for a
+    /// datagram, at most once a minute per sender).
     pub(super) fn address_allows(
         &mut self,
         key: usize,
         peer: SocketAddr,
         name: Option<&str>,
+        dgram: bool,
     ) -> bool {
         let ip = listen::unmap(peer).ip();
         let now = Instant::now();
+        let quiet = |d: &mut Daemon| dgram && !d.dgram_gate.pass(peer, now);
         let svc = &self.services[key];
         // SENSOR services and the global deny list they feed come first, as in xinetd.
         if let Some(deny_time) = svc.def.sensor {
@@ -259,8 +300,11 @@ impl Daemon {
                     self.logs.daemon(Level::Warning, &msg);
                 }
             }
-            self.logs
-                .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+            if !quiet(self) {
+                let svc = &self.services[key];
+                self.logs
+                    .fail(&svc.log, &svc.def, FailReason::Address, Some(peer));
+            }
             return false;
         }
         let listed = !self.sensors.is_empty() && self.sensors.contains(ip, now);
@@ -273,7 +317,9 @@ impl Daemon {
         };
         match verdict {
             AddressVerdict::Allow => true,
+            _ if quiet(self) => false,
             verdict => {
+                let svc = &self.services[key];
                 if verdict == AddressVerdict::DenyBothMatch {
                     let msg = format!(
                         "Service={}: only_from list and no_access list match equally the address {ip}",
@@ -294,8 +340,8 @@ impl Daemon {
         if !self.live(p.key, p.serial) {
             return; // the service was removed or re-addressed meanwhile
         }
-        if !self.address_allows(p.key, p.peer, name) {
-            self.refused(p);
+        if !self.address_allows(p.key, p.peer, name, false) {
+            self.refused(p, false);
             return;
         }
         let def = self.services[p.key].def.clone();
@@ -303,24 +349,49 @@ impl Daemon {
             || def.log_on_success.userid
             || (def.libwrap_daemon().is_some() && self.hosts_needs().client_user);
         if wants_ident {
-            self.start_ident(p, name.map(str::to_owned), verified);
+            self.start_ident(p, name.map(str::to_owned), verified, false);
         } else {
             self.finish_admission(p, name, verified, None);
         }
     }
 
-    /// Sends `banner_fail` and drops the connection.
-    pub(super) fn refused(&self, p: Parked) {
-        if let Some(b) = &self.services[p.key].def.banners().fail {
+    /// Sends `banner_fail` and drops the connection (closing it, as xinetd does), unless
+    /// `log_on_failure` has USERID and no ident query was made for it yet: then the client's
+    /// identd is asked first (at most `-logprocs` such queries at a time; past that the
+    /// connection is dropped unasked, as xinetd does).
+    pub(super) fn refused(&mut self, p: Parked, ident_done: bool) {
+        let Some(svc) = self.services.get(p.key) else {
+            return;
+        };
+        if let Some(b) = &svc.def.banners().fail {
             listen::send_banner(&p.conn, b);
+        }
+        let wanted = svc.def.log_on_failure.userid && !ident_done;
+        if wanted && self.failure_idents < self.settings.logprocs {
+            self.failure_idents += 1;
+            self.start_ident(p, None, false, true);
         }
     }
 
-    /// Parks the connection while its client's identd is asked who it is.
-    pub(super) fn start_ident(&mut self, p: Parked, name: Option<String>, verified: bool) {
+    /// Parks the connection while its client's identd is asked who it is; `after_refusal`:
+    /// only to log the answer (USERID in `log_on_failure`) before the connection is dropped.
+    pub(super) fn start_ident(
+        &mut self,
+        p: Parked,
+        name: Option<String>,
+        verified: bool,
+        after_refusal: bool,
+    ) {
         let local = p.conn.local_addr().ok().and_then(|a| a.as_socket());
         let query = local.map(|l| Query::start(l, p.peer));
         let Some(Ok(query)) = query else {
+            if after_refusal {
+                self.failure_idents -= 1;
+                let svc = &self.services[p.key];
+                self.logs
+                    .noid(&svc.log, &svc.def, p.peer, NoidReason::SystemError);
+                return;
+            }
             self.finish_admission(
                 p,
                 name.as_deref(),
@@ -345,6 +416,7 @@ impl Daemon {
             name,
             verified,
             id,
+            after_refusal,
         };
         // The session's socket is the waiting client's connection, not watched meanwhile; the
         // query's socket is registered under the session's second token.
@@ -385,6 +457,7 @@ impl Daemon {
             peer,
             name,
             verified,
+            after_refusal,
             ..
         } = work
         else {
@@ -394,6 +467,17 @@ impl Daemon {
             .poll
             .registry()
             .deregister(&mut SourceFd(&query.socket.as_raw_fd()));
+        if after_refusal {
+            self.failure_idents -= 1;
+            if self.live(key, serial) {
+                let svc = &self.services[key];
+                match outcome {
+                    Outcome::User { text, .. } => self.logs.userid(&svc.log, &svc.def, &text),
+                    Outcome::NoId(reason) => self.logs.noid(&svc.log, &svc.def, peer, reason),
+                }
+            }
+            return; // `socket`, the refused connection, is closed now
+        }
         let parked = Parked {
             plus: false,
             key,
@@ -430,7 +514,7 @@ impl Daemon {
             None => None,
         };
         if def.idonly && user.is_none() {
-            self.refused(p);
+            self.refused(p, true);
             return;
         }
         let who = Who {
@@ -438,10 +522,14 @@ impl Daemon {
             verified,
             user: user.as_deref(),
         };
-        if !self.libwrap_allows(key, p.peer, &p.conn, who, Some(&p.conn)) {
-            self.refused(p);
-            return;
-        }
+        let adjust = match self.libwrap_allows(key, p.peer, &p.conn, who, Some(&p.conn)) {
+            Wrapped::Allowed(adjust) => adjust,
+            Wrapped::Refused => {
+                let asked = ident.is_some();
+                self.refused(p, asked);
+                return;
+            }
+        };
         let Parked {
             conn, peer, plus, ..
         } = p;
@@ -460,6 +548,8 @@ impl Daemon {
                 let host = peer.ip().to_string();
                 // A connection that went through tcpmux was made non-blocking meanwhile.
                 let _ = conn.set_nonblocking(false);
+                let adjusted = adjust.map(|a| a.apply(plan));
+                let plan = adjusted.as_ref().unwrap_or(plan);
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
@@ -518,6 +608,15 @@ impl Daemon {
             }
             None
         };
+        // The sender's name first, when the rules need it: the service stops reading until
+        // it is known, and the checks below run again then.
+        let mut name = None;
+        if let Some(p) = peer.filter(|_| self.needs_name(def)) {
+            match self.dgram_name(key, p) {
+                Some(known) => name = Some(known),
+                None => return,
+            }
+        }
         if !self.admit(key, peer, true) {
             // The input stays queued; look again in a second (after a cps trip the socket is
             // closed and this does nothing).
@@ -526,22 +625,36 @@ impl Daemon {
         }
         // Address rules, for the sender of the first datagram. A `wait = yes` stream service
         // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
-        // Names are not looked up here: `.domain` entries match no one (documented).
+        let mut adjust = None;
         if let Some(p) = peer {
-            if !self.address_allows(key, p, None)
-                || !self.libwrap_allows(key, p, sock, Who::default(), None)
-            {
-                // Drop the datagram that was refused, or the server would never be started
-                // for the ones behind it.
-                let mut b = [0u8; 1];
-                let _ = listen::recv_dgram(sock, &mut b);
-                self.again.push(listener_token(key));
-                return;
+            let (host, verified) = name.unwrap_or((None, false));
+            let who = Who {
+                name: host.as_deref(),
+                verified,
+                user: None,
+            };
+            let verdict = if self.address_allows(key, p, who.name, true) {
+                self.libwrap_allows(key, p, sock, who, None)
+            } else {
+                Wrapped::Refused
+            };
+            match verdict {
+                Wrapped::Allowed(a) => adjust = a,
+                Wrapped::Refused => {
+                    // Drop the datagram that was refused, or the server would never be started
+                    // for the ones behind it.
+                    let mut b = [0u8; 1];
+                    let _ = listen::recv_dgram(sock, &mut b);
+                    self.again.push(listener_token(key));
+                    return;
+                }
             }
         }
         self.disarm(key);
         self.services[key].connections += 1;
         let host = peer.map(|p| p.ip().to_string());
+        let adjusted = adjust.map(|a| a.apply(plan));
+        let plan = adjusted.as_ref().unwrap_or(plan);
         match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
             Ok(pid) => self.started(key, def, pid, peer, true),
             Err(e) => {
@@ -561,7 +674,20 @@ impl Daemon {
             // Allocated on the first datagram: a daemon without UDP internals never pays for it.
             self.dgram_buf = vec![0; 65536];
         }
+        let def = self.services[key].def.clone();
+        let needs_name = self.needs_name(&def);
         for _ in 0..ACCEPT_BATCH {
+            // The sender's name first, when the rules need it (the datagram stays queued
+            // until it is known).
+            let mut name = None;
+            if needs_name {
+                if let Ok(Some(p)) = listen::peek_peer(sock) {
+                    match self.dgram_name(key, p) {
+                        Some(known) => name = Some(known),
+                        None => return false,
+                    }
+                }
+            }
             let (n, from) = match listen::recv_dgram(sock, &mut self.dgram_buf) {
                 Ok(Some(x)) => x,
                 Ok(None) => return false,
@@ -581,9 +707,14 @@ impl Daemon {
                 continue;
             }
             if let Some(p) = peer {
-                // No name lookup per datagram: `.domain` entries match no one here.
-                if !self.address_allows(key, p, None)
-                    || !self.libwrap_allows(key, p, sock, Who::default(), None)
+                let (host, verified) = name.unwrap_or((None, false));
+                let who = Who {
+                    name: host.as_deref(),
+                    verified,
+                    user: None,
+                };
+                if !self.address_allows(key, p, who.name, true)
+                    || !self.libwrap_allows(key, p, sock, who, None).allowed()
                 {
                     continue;
                 }

@@ -39,8 +39,8 @@ use crate::listen;
 use crate::log::NoidReason;
 use crate::log::ServiceLog;
 use crate::runtime::ident::{Outcome, Query};
-use crate::runtime::logging::Logs;
-use crate::runtime::lookup::Lookups;
+use crate::runtime::logging::{Logs, RateGate};
+use crate::runtime::lookup::{Lookups, NameCache};
 use crate::runtime::portmap;
 use crate::runtime::Settings;
 use crate::spawn::{self, FailurePipe};
@@ -191,6 +191,8 @@ enum Work {
         name: Option<String>,
         verified: bool,
         id: u64,
+        /// Asked only for the log after a refusal (USERID in `log_on_failure`).
+        after_refusal: bool,
     },
     /// `redirect`: relaying to `backend`, whose non-blocking connect may still be going on.
     Relay {
@@ -264,6 +266,14 @@ pub struct Daemon {
     /// Connections waiting for a name lookup, by lookup id.
     parked: HashMap<u64, Parked>,
     next_lookup: u64,
+    /// Datagram services waiting for a sender's name, by lookup id: (key, serial, address).
+    waiting_names: HashMap<u64, (usize, u64, IpAddr)>,
+    /// Recent answers for datagram senders.
+    names: NameCache,
+    /// Refused datagrams: logged once a minute per sender.
+    dgram_gate: RateGate,
+    /// Ident queries running for refused connections (bounded by `-logprocs`).
+    failure_idents: u32,
 }
 
 /// Why the loop stopped.
@@ -303,6 +313,10 @@ impl Daemon {
             lookups,
             parked: HashMap::new(),
             next_lookup: 0,
+            waiting_names: HashMap::new(),
+            names: NameCache::new(),
+            dgram_gate: RateGate::new(),
+            failure_idents: 0,
             settings,
             poll,
             signals,
@@ -650,6 +664,8 @@ impl Daemon {
                 Timer::LookupTimeout(id) => {
                     if let Some(p) = self.parked.remove(&id) {
                         self.decide_and_start(p, None, false);
+                    } else {
+                        self.dgram_name_known(id, None, false);
                     }
                 }
                 // `resume` is true once per pause, when it is over.

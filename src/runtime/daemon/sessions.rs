@@ -304,9 +304,16 @@ impl Daemon {
                 }
             }
             Work::Mux { .. } => return, // never counted as running
-            Work::Ident { query, .. } => {
+            Work::Ident {
+                query,
+                after_refusal,
+                ..
+            } => {
                 let fd = query.socket.as_raw_fd();
                 let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+                if *after_refusal {
+                    self.failure_idents -= 1;
+                }
                 return; // the parked connection is dropped; it was never counted as running
             }
             Work::Relay {

@@ -65,6 +65,13 @@ int main(int argc, char **argv) {
     int acc = 0;
     socklen_t al = sizeof acc;
     if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) == 0) printf("listening=%d\n", acc);
+    int ka = 0;
+    socklen_t kl = sizeof ka;
+    if (getsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &ka, &kl) == 0) printf("keepalive=%d\n", ka);
+    struct linger lg;
+    socklen_t ll = sizeof lg;
+    if (getsockopt(0, SOL_SOCKET, SO_LINGER, &lg, &ll) == 0)
+        printf("linger=%d/%d\n", lg.l_onoff, lg.l_linger);
     printf("end\n");
     fflush(stdout);
     return 0;
