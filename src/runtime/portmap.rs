@@ -67,16 +67,30 @@ fn rpc(proc_: u32, prog: u32, vers: u32, prot: u32, port: u16) -> io::Result<boo
     sock.set_read_timeout(Some(DEADLINE))?;
     let xid = std::process::id() ^ (prog.rotate_left(8)) ^ vers ^ (u32::from(port) << 16);
     let msg = call(xid, proc_, prog, vers, prot, u32::from(port));
-    sock.send_to(&msg, SocketAddr::from((Ipv4Addr::LOCALHOST, PMAP_PORT)))?;
+    // Connected, so that the kernel's "port unreachable" (nothing listens on port 111) ends the
+    // call at once as ECONNREFUSED instead of the whole deadline passing.
+    sock.connect(SocketAddr::from((Ipv4Addr::LOCALHOST, PMAP_PORT)))?;
+    sock.send(&msg).map_err(not_running)?;
     let mut buf = [0u8; 256];
-    let n = sock.recv(&mut buf).map_err(|e| {
-        if e.kind() == io::ErrorKind::WouldBlock {
+    let n = sock.recv(&mut buf).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
             io::Error::new(io::ErrorKind::TimedOut, "no answer from rpcbind")
-        } else {
-            e
         }
+        _ => not_running(e),
     })?;
     parse_reply(xid, &buf[..n])
+}
+
+/// "Connection refused" on the portmapper's port means that rpcbind is not running: say so.
+fn not_running(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "rpcbind is not running (nothing listens on the port)",
+        )
+    } else {
+        e
+    }
 }
 
 /// A UDP socket on a privileged port of 127.0.0.1 (root only).

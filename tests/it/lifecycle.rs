@@ -149,6 +149,80 @@ fn sigusr1_dumps_services_and_running_servers_with_pid_and_peer() {
     d.wait_log("generated state dump in file", Duration::from_secs(5));
 }
 
+/// The dump shows what xinetd's shows per service beyond the definition: log limits, both flag
+/// lists, and the server's environment (`passenv` then `env`), in a file only its owner reads.
+#[test]
+fn sigusr1_dump_lists_log_settings_and_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let (p_env, p_quiet) = (free_port(), free_port());
+    let conf = format!(
+        "defaults\n{{\n\tlog_type = FILE {{dir}}/svc.log 10K 20K\n\tlog_on_success = PID HOST\n\tlog_on_failure = HOST\n}}\n{}{}",
+        ext_service(
+            "withenv",
+            p_env,
+            Path::new("/bin/true"),
+            "\tpassenv = HOME\n\tenv = GREETING=hello ANSWER=42\n\tlog_on_success += EXIT\n\tlog_on_failure += ATTEMPT\n"
+        ),
+        ext_service(
+            "quiet",
+            p_quiet,
+            Path::new("/bin/true"),
+            "\tpassenv =\n\tlog_on_success =\n"
+        ),
+    );
+    let d = Daemon::prepare(&conf).launch_wrapped(&["env", "HOME=/home/dumped"], &[]);
+    d.signal(libc_sig::SIGUSR1);
+    let dump = d.wait_file("dump", "END OF DUMP", Duration::from_secs(10));
+    let block = |id: &str| -> Vec<String> {
+        dump.split(&format!("service {id}\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no service {id} in\n{dump}"))
+            .lines()
+            .take_while(|l| l.starts_with('\t'))
+            .map(|l| l.trim_start().to_string())
+            .collect()
+    };
+    let withenv = block("withenv");
+    let tail: Vec<&str> = withenv
+        .iter()
+        .rev()
+        .take(6)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "log_limits  = soft 10240 hard 20480 (bytes)",
+            "log_on_success = PID HOST EXIT",
+            "log_on_failure = HOST ATTEMPT",
+            "env         = HOME=/home/dumped",
+            "env         = GREETING=hello",
+            "env         = ANSWER=42",
+        ],
+        "{dump}"
+    );
+    assert!(
+        withenv.contains(&"environment = 3 variables".to_string()),
+        "{dump}"
+    );
+    let quiet = block("quiet");
+    assert!(
+        quiet.contains(&"log_on_success = (none)".to_string()),
+        "{dump}"
+    );
+    assert!(
+        quiet.contains(&"log_on_failure = HOST".to_string()),
+        "{dump}"
+    );
+    assert!(!quiet.iter().any(|l| l.starts_with("env ")), "{dump}");
+    let mode = std::fs::metadata(d.path("dump"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
 #[test]
 fn limit_1_refuses_a_second_concurrent_server_with_process_limit() {
     let port = free_port();

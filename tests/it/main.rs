@@ -9,6 +9,7 @@ mod config;
 mod external;
 mod hosts_access;
 mod inetd;
+mod inetd_compat;
 mod internal;
 mod libwrap;
 mod lifecycle;

@@ -1,5 +1,5 @@
 //! Robustness (issue 5, section 3): floods, descriptor exhaustion, fork failure, respawn loops,
-//! a reload soak, hostile clients and 1,100 services, each against the real daemon and bounded
+//! a reload soak, hostile clients, and 1,100 and 5,000 services, each against the real daemon and bounded
 //! in time.
 //!
 //! The issue's figures are scaled down so the suite stays fast on a 2-core CI machine while
@@ -57,9 +57,13 @@ fn clock_ticks() -> u64 {
 }
 
 fn internal(name: &str, id: &str, st: &str, port: u16) -> String {
+    internal_on(name, id, st, "127.0.0.1", port)
+}
+
+fn internal_on(name: &str, id: &str, st: &str, host: &str, port: u16) -> String {
     let wait = if st == "dgram" { "yes" } else { "no" };
     format!(
-        "service {name}\n{{\n\tid = {id}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = {st}\n\twait = {wait}\n\tport = {port}\n\tbind = 127.0.0.1\n}}\n"
+        "service {name}\n{{\n\tid = {id}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = {st}\n\twait = {wait}\n\tport = {port}\n\tbind = {host}\n}}\n"
     )
 }
 
@@ -69,7 +73,11 @@ fn addr(port: u16) -> SocketAddr {
 
 /// One daytime exchange with short timeouts; true if a well-formed line came back.
 fn daytime_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr(port), Duration::from_secs(2)) else {
+    daytime_answers_at(addr(port))
+}
+
+fn daytime_answers_at(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -804,10 +812,15 @@ fn oversized_and_binary_datagrams_are_echoed_intact() {
 
 // ----- 7. scale -----------------------------------------------------------------------------------
 
-/// `n` consecutive ports free for TCP on loopback, searched from `from` upwards (wrapping), below
-/// `free_port`'s range (20000-32000) so other tests in this run do not take them between the
-/// check and the daemon's bind.
+/// `n` consecutive ports free for TCP on 127.0.0.1, searched from `from` upwards (wrapping),
+/// below `free_port`'s range (20000-32000) so other tests in this run do not take them between
+/// the check and the daemon's bind.
 fn free_block(n: u16, from: u16) -> u16 {
+    free_block_on("127.0.0.1", n, from)
+}
+
+/// As [`free_block`], on loopback address `host`.
+fn free_block_on(host: &str, n: u16, from: u16) -> u16 {
     const LOW: u16 = 10_000;
     const HIGH: u16 = 20_000;
     let mut start = from.clamp(LOW, HIGH - n);
@@ -817,8 +830,7 @@ fn free_block(n: u16, from: u16) -> u16 {
             scanned += HIGH - start;
             start = LOW;
         }
-        let busy =
-            (start..start + n).find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err());
+        let busy = (start..start + n).find(|&p| std::net::TcpListener::bind((host, p)).is_err());
         match busy {
             Some(p) => {
                 scanned += p + 1 - start;
@@ -842,8 +854,8 @@ fn hard_nofile() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Issue 5 asks for 1,100 and 5,000 services; 1,100 is past select's 1,024-descriptor wall and
-/// keeps the test near a few seconds.
+/// Issue 5 asks for 1,100 and 5,000 services (the 5,000 are below); 1,100 is past select's
+/// 1,024-descriptor wall and keeps the test near a few seconds.
 #[test]
 fn eleven_hundred_services_all_listen_and_answer() {
     const SERVICES: u16 = 1_100;
@@ -902,4 +914,128 @@ fn eleven_hundred_services_all_listen_and_answer() {
     let answered = t1.elapsed();
     eprintln!("scale: {SERVICES} services started in {started:?}, all answered in {answered:?}");
     assert!(answered < Duration::from_secs(15), "{answered:?}");
+}
+
+/// Asks daytime on `ports` of `host` from `threads` threads; returns the ports that did not
+/// answer.
+fn silent_ports(host: std::net::IpAddr, ports: std::ops::Range<u16>, threads: u16) -> Vec<u16> {
+    let next = Arc::new(AtomicUsize::new(usize::from(ports.start)));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let next = next.clone();
+            let end = usize::from(ports.end);
+            std::thread::spawn(move || {
+                let mut silent = Vec::new();
+                loop {
+                    let p = next.fetch_add(1, Ordering::SeqCst);
+                    if p >= end {
+                        return silent;
+                    }
+                    let port = p as u16;
+                    if !daytime_answers_at(SocketAddr::new(host, port)) {
+                        silent.push(port);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut silent: Vec<u16> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    silent.sort_unstable();
+    silent
+}
+
+/// Issue 5 asks for 5,000 services: all listen and all answer, at start and after a reload
+/// (SIGHUP, which keeps every socket: the configuration is unchanged). The services listen on a
+/// loopback address of their own (127.X.Y.1, from the pid), so the block of 5,000 ports cannot
+/// collide with the 127.0.0.1 ports other tests of this run take. Start-up and reload times are
+/// printed, not asserted.
+#[test]
+fn five_thousand_services_all_listen_and_answer_before_and_after_reload() {
+    const SERVICES: u16 = 5_000;
+    // superd raises its soft descriptor limit to the hard one; 5,000 listeners need more than
+    // the usual 4,096.
+    let mut wrapper: Vec<&str> = Vec::new();
+    if hard_nofile() < 6_000 {
+        if !is_root() {
+            eprintln!(
+                "SKIPPED: the descriptor hard limit is below 6,000 and raising it needs root"
+            );
+            return;
+        }
+        wrapper = vec!["prlimit", "--nofile=8192:8192", "--"];
+    }
+    let pid = std::process::id();
+    let host = format!("127.{}.{}.1", 50 + pid % 50, (pid / 50) % 256);
+    let ip: std::net::IpAddr = host.parse().unwrap();
+    let mut from = 10_000 + (pid % 5) as u16 * 1_000;
+    let mut attempt = 0;
+    let (mut d, base, started) = loop {
+        let base = free_block_on(&host, SERVICES, from);
+        let mut conf = String::new();
+        for i in 0..SERVICES {
+            conf.push_str(&internal_on(
+                "daytime",
+                &format!("day{i}"),
+                "stream",
+                &host,
+                base + i,
+            ));
+        }
+        let t0 = Instant::now();
+        let d = Daemon::prepare(&conf).launch_wrapped(&wrapper, &[]);
+        let started = t0.elapsed();
+        attempt += 1;
+        if !d.daemon_log().contains("cannot bind") {
+            break (d, base, started);
+        }
+        assert!(attempt < 3, "ports taken under us:\n{}", d.daemon_log());
+        from = base + SERVICES;
+    };
+    assert!(
+        d.daemon_log()
+            .contains(&format!("Started working: {SERVICES} available services")),
+        "{}",
+        d.daemon_log()
+    );
+    assert!(
+        d.fds().len() > usize::from(SERVICES),
+        "{} fds",
+        d.fds().len()
+    );
+    let t1 = Instant::now();
+    let silent = silent_ports(ip, base..base + SERVICES, 16);
+    let answered = t1.elapsed();
+    assert!(
+        silent.is_empty(),
+        "{} silent, first {:?}",
+        silent.len(),
+        &silent[..silent.len().min(10)]
+    );
+
+    let t2 = Instant::now();
+    d.reload();
+    let reloaded = t2.elapsed();
+    assert!(
+        d.daemon_log()
+            .contains(&format!("Reconfigured: new=0 old={SERVICES} dropped=0")),
+        "{}",
+        d.daemon_log()
+    );
+    let t3 = Instant::now();
+    let silent = silent_ports(ip, base..base + SERVICES, 16);
+    let answered_again = t3.elapsed();
+    assert!(
+        silent.is_empty(),
+        "after reload: {} silent, first {:?}",
+        silent.len(),
+        &silent[..silent.len().min(10)]
+    );
+    eprintln!(
+        "scale: {SERVICES} services started in {started:?} (all answered in {answered:?}); \
+         reloaded in {reloaded:?} (all answered in {answered_again:?})"
+    );
+    assert_eq!(d.stop(), Some(0));
 }
