@@ -206,6 +206,28 @@ pub fn send_banner(conn: &Socket, data: &[u8]) {
     let _ = conn.send_with_flags(data, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
 }
 
+extern "C" {
+    /// glibc's netgroup test (not in the `libc` crate).
+    fn innetgr(
+        netgroup: *const libc::c_char,
+        host: *const libc::c_char,
+        user: *const libc::c_char,
+        domain: *const libc::c_char,
+    ) -> libc::c_int;
+}
+
+/// Whether `host` is a member of the netgroup `group`, through the system's NSS (`netgroup:`
+/// in nsswitch.conf: files, NIS, LDAP...). Like any NSS call it can block when the source is
+/// remote.
+pub fn in_netgroup(group: &str, host: &str) -> bool {
+    let (Ok(g), Ok(h)) = (std::ffi::CString::new(group), std::ffi::CString::new(host)) else {
+        return false;
+    };
+    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call;
+    // null user and domain mean "any", as innetgr(3) documents.
+    unsafe { innetgr(g.as_ptr(), h.as_ptr(), std::ptr::null(), std::ptr::null()) == 1 }
+}
+
 /// The host name of `ip` from the system's resolver (`getnameinfo` with `NI_NAMEREQD`: files,
 /// DNS, whatever nsswitch.conf says), or `None` when it has none. Blocks: call it off the event
 /// loop (see `runtime::lookup`).

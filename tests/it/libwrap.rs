@@ -215,3 +215,58 @@ fn rfc931_asks_ident_before_the_check_and_u_expands() {
     );
     drop(d);
 }
+
+/// `@netgroup` client patterns ask the system's netgroups (NSS `innetgr`) with the client's
+/// name. The daemon runs in a private mount namespace with an overlay on /etc holding its own
+/// nsswitch.conf (netgroups and hosts from files), netgroup and hosts files; the machine's
+/// /etc is untouched.
+#[test]
+fn netgroup_patterns_match_members_by_name() {
+    require_root!();
+    let port = free_port();
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service(
+            "ng",
+            port,
+            std::path::Path::new("/bin/echo"),
+            "\tserver_args = served\n\tlibwrap = ngsvc\n"
+        )
+    );
+    let d = Daemon::prepare(&conf);
+    // An overlay over /etc, inside the namespace only: these files replace or add to the
+    // machine's (/etc/netgroup does not exist on most machines, so a bind mount has no target).
+    let upper = d.path("etc-upper");
+    let work = d.path("etc-work");
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        upper.join("nsswitch.conf"),
+        "hosts: files\nnetgroup: files\n",
+    )
+    .unwrap();
+    std::fs::write(
+        upper.join("netgroup"),
+        "trusted (five.example.test,,) (other.example.test,,)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        upper.join("hosts"),
+        "127.0.0.1 localhost\n127.0.0.5 five.example.test\n127.0.0.6 six.example.test\n",
+    )
+    .unwrap();
+    d.write("hosts.allow", "ngsvc: @trusted\n");
+    d.write("hosts.deny", "ngsvc: ALL\n");
+    let wrap = format!(
+        "mount -t overlay overlay -o lowerdir=/etc,upperdir={},workdir={} /etc && exec \"$0\" \"$@\"",
+        upper.display(),
+        work.display()
+    );
+    let d = d.launch_wrapped(&["unshare", "-m", "sh", "-c", &wrap], &[]);
+    assert_eq!(exchange_from("127.0.0.5", port), b"served\n", "a member");
+    assert_eq!(exchange_from("127.0.0.6", port), b"", "not a member");
+    d.wait_log(
+        "libwrap refused connection to ng (libwrap=ngsvc) from 127.0.0.6",
+        Duration::from_secs(5),
+    );
+}

@@ -11,8 +11,8 @@
 //!
 //! Written by hand because libwrap would mean `unsafe` FFI, a C dependency, and per-connection
 //! parsing; no crate implements this language. Differences from libwrap, on purpose:
-//! - `@netgroup` never matches (with a warning when the file is read): `innetgr` is only
-//!   reachable through `unsafe` FFI. Debian's libwrap supports netgroups.
+//! - `@netgroup` is asked through `crate::listen::in_netgroup` (glibc's `innetgr`, the one
+//!   system call of this module), on the daemon's thread, as libwrap does in its process.
 //! - A rule with a bad option denies without running the options written before the bad one
 //!   (libwrap would already have run, say, a `spawn`).
 //! - `/file` patterns nested more than 8 deep match nothing (libwrap recurses without bound).

@@ -157,7 +157,7 @@ impl StrPattern {
 /// `host_match`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
-    /// `@group`: NIS netgroup. Never matches here (see the module header of `hosts`).
+    /// `@group`: a netgroup, asked through NSS with the host's name (`innetgr`).
     Netgroup(String),
     /// `/path`: a file of whitespace-separated host patterns, read when matched.
     File(PathBuf),
@@ -224,7 +224,10 @@ impl HostPattern {
 
     fn matches_at(&self, host: &HostView, depth: u32) -> bool {
         match self {
-            HostPattern::Netgroup(_) => false,
+            // libwrap asks with the host's name, and only with a real one.
+            HostPattern::Netgroup(group) => {
+                name_known(&host.name) && crate::listen::in_netgroup(group, &host.name)
+            }
             HostPattern::File(path) => {
                 depth < MAX_FILE_DEPTH && file_matches(path, host, depth + 1)
             }

@@ -201,7 +201,6 @@ impl Rules {
     fn host_warnings(&mut self, line: u32, host: &HostPattern) {
         let message = match host {
             HostPattern::Mask(m) if m.is_bad() => format!("bad net/mask expression: {}", m.text),
-            HostPattern::Netgroup(g) => format!("netgroup support is disabled: @{g} never matches"),
             _ => return,
         };
         let d = self.diagnostic(line, false, message);
