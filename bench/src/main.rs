@@ -20,8 +20,8 @@ usage: superd-bench [options]
 
   -n, --connections N    connections per spawn run (default 2000)
   --rounds R             rounds, daemons interleaved in each (default 3)
-  --concurrency LIST     comma-separated client concurrencies (default 1,32)
-  --services-small N     services for the small config and spawn runs (default 10)
+  --concurrency LIST     comma-separated client concurrencies (default 1,8,32)
+  --services-small N     services for the small config and spawn runs (default 5)
   --services-large N     services for the large idle-memory config (default 1000)
   --base-port P          first port of the small configs; each daemon gets its own block (default 21000)
   --large-base P         first port of the large config (default 31000)
@@ -74,8 +74,8 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
         connections: 2000,
         rounds: 3,
-        concurrency: vec![1, 32],
-        small: 10,
+        concurrency: vec![1, 8, 32],
+        small: 5,
         large: 1000,
         base_port: 21000,
         large_base: 31000,
@@ -632,9 +632,9 @@ mod tests {
         let o = parse_args(&[]).unwrap();
         assert_eq!(
             (o.connections, o.rounds, o.small, o.large),
-            (2000, 3, 10, 1000)
+            (2000, 3, 5, 1000)
         );
-        assert_eq!(o.concurrency, vec![1, 32]);
+        assert_eq!(o.concurrency, vec![1, 8, 32]);
         assert_eq!(o.startup_timeout, Duration::from_secs(5));
     }
 
@@ -649,6 +649,6 @@ mod tests {
         assert!(parse_args(&args("-n x")).is_err());
         assert!(parse_args(&args("--concurrency 0")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());
-        assert!(parse_args(&args("--base-port 29995")).is_err());
+        assert!(parse_args(&args("--base-port 30990")).is_err());
     }
 }
