@@ -16,6 +16,7 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+pub const SIGHUP: c_int = 1;
 pub const SIGKILL: c_int = 9;
 pub const SIGTERM: c_int = 15;
 const SIGPIPE: c_int = 13;
