@@ -488,7 +488,7 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
     }
     if o.wants("udp") && kind.echo_dgram() {
         match load::udp_ping(addr(udp_port), o.udp) {
-            Ok((rtts, lost)) => {
+            Ok((rtts, lost, sent)) => {
                 if let Some(p50) = stats::percentile(&rtts, 50.0) {
                     progress(&format!(
                         "round {round} {}: UDP round trip p50 {p50} µs, {lost} lost",
@@ -500,9 +500,9 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
                     ctx.note(
                         round,
                         format!(
-                            "{}: {lost} of {} UDP round trips unanswered",
+                            "{}: {lost} of {sent} UDP requests got no reply within 100 ms{}; the p50 is over the answered ones",
                             kind.name(),
-                            o.udp
+                            if lost > 20 { " (run stopped early)" } else { "" }
                         ),
                     );
                 }
