@@ -1,6 +1,6 @@
-//! A daemon under test: its command line and generated xinetd.conf (pure), starting it on a
-//! block of loopback ports, waiting until every port listens, and stopping it by the pid we
-//! spawned it with.
+//! A program under test: its generated xinetd.conf or inetd.conf and command lines (pure; one
+//! process per service for tcpserver and socket-activate), starting it on loopback ports,
+//! waiting until every port listens, reloading it, and stopping it by the pids we spawned.
 //!
 //! Invariants: a start either returns a `Running` whose ports all listen or an error that says
 //! why (early exit, ports busy, not up within the timeout) with the tail of its stderr and log;

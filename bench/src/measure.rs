@@ -272,6 +272,12 @@ fn small(ctx: &mut Ctx, d: &Daemon, round: usize) {
     let o = ctx.opts;
     let first = o.block(d.kind);
     let svc = Services::exec(&ctx.user, &ctx.tiny, first..first + o.small);
+    if round == 1 && d.kind.one_process_per_service() && o.wants("memory") {
+        ctx.notes.push(format!(
+            "{}: one process per service; its memory figures are sums over the processes (compare Pss).",
+            d.kind.name()
+        ));
+    }
     let Some(mut running) = ctx.start(d, &svc, "small", round) else {
         return;
     };
