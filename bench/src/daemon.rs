@@ -1,6 +1,6 @@
-//! A daemon under test: its command line and generated xinetd.conf (pure), starting it on a
-//! block of loopback ports, waiting until every port listens, and stopping it by the pid we
-//! spawned it with.
+//! A program under test: its generated xinetd.conf or inetd.conf and command lines (pure; one
+//! process per service for tcpserver and socket-activate), starting it on loopback ports,
+//! waiting until every port listens, reloading it, and stopping it by the pids we spawned.
 //!
 //! Invariants: a start either returns a `Running` whose ports all listen or an error that says
 //! why (early exit, ports busy, not up within the timeout) with the tail of its stderr and log;
@@ -15,23 +15,71 @@ use std::time::{Duration, Instant};
 
 use crate::{procfs, sys};
 
-/// Which program is being measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// Which program is being measured. The order is the report's column order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Superd,
     Xinetd,
+    /// Debian's openbsd-inetd, run with `-i` (foreground) on an inetd.conf.
+    OpenbsdInetd,
+    /// ucspi-tcp's tcpserver: one process per service.
+    Tcpserver,
+    /// systemd's `systemd-socket-activate --accept --inetd`: one process per service.
+    SocketActivate,
     /// The bench's own minimal accept → fork/exec loop.
     Ceiling,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Superd, Kind::Xinetd, Kind::Ceiling];
+    pub const ALL: [Kind; 6] = [
+        Kind::Superd,
+        Kind::Xinetd,
+        Kind::OpenbsdInetd,
+        Kind::Tcpserver,
+        Kind::SocketActivate,
+        Kind::Ceiling,
+    ];
 
+    /// The column title, and the word in `--NAME PATH` / `--no-NAME`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Superd => "superd",
             Kind::Xinetd => "xinetd",
+            Kind::OpenbsdInetd => "openbsd-inetd",
+            Kind::Tcpserver => "tcpserver",
+            Kind::SocketActivate => "socket-activate",
             Kind::Ceiling => "ceiling",
+        }
+    }
+
+    /// One process per service (memory figures are summed over the processes).
+    pub fn one_process_per_service(self) -> bool {
+        matches!(self, Kind::Tcpserver | Kind::SocketActivate)
+    }
+
+    /// Re-reads its configuration on SIGHUP.
+    pub fn reloads(self) -> bool {
+        matches!(self, Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd)
+    }
+
+    /// Has an internal TCP echo service.
+    pub fn echo_stream(self) -> bool {
+        matches!(self, Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd)
+    }
+
+    /// Answers UDP echo over loopback. openbsd-inetd's `dg_badinput` drops datagrams from
+    /// loopback addresses (a reflection guard), so it cannot be measured here.
+    pub fn echo_dgram(self) -> bool {
+        matches!(self, Kind::Superd | Kind::Xinetd)
+    }
+
+    /// The port its internal TCP echo listens on: openbsd-inetd finds internal services by
+    /// their /etc/services name, so its echo is always on port 7.
+    pub fn echo_port(self, wanted: u16) -> u16 {
+        if self == Kind::OpenbsdInetd {
+            7
+        } else {
+            wanted
         }
     }
 }
@@ -45,12 +93,62 @@ pub struct Daemon {
     pub version: String,
 }
 
-/// The services to configure: one external service per port, all running `server`.
+/// What answers on one port.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Program {
+    /// An external server, exec'd with argv = [path] and the connection on 0, 1 and 2.
+    Exec(PathBuf),
+    /// The internal TCP echo (`id = echo-stream`).
+    EchoStream,
+    /// The internal UDP echo (`id = echo-dgram`).
+    EchoDgram,
+}
+
+/// One service: a port, what answers there, and its concurrency limit.
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub port: u16,
+    pub program: Program,
+    /// `instances` (xinetd), `-c` (tcpserver); `None` = unlimited.
+    pub instances: Option<u32>,
+    /// superd's `on_limit = defer` (else the default, accept-and-close).
+    pub defer: bool,
+}
+
+/// The services of one daemon instance.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub user: String,
-    pub server: PathBuf,
-    pub ports: Range<u16>,
+    pub list: Vec<Service>,
+}
+
+impl Services {
+    /// One unlimited external service per port, all running `server`.
+    pub fn exec(user: &str, server: &Path, ports: Range<u16>) -> Services {
+        Services {
+            user: user.to_string(),
+            list: ports
+                .map(|port| Service {
+                    port,
+                    program: Program::Exec(server.to_path_buf()),
+                    instances: None,
+                    defer: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// The ports `kind` will listen on, with the protocol: (port, udp?).
+    pub fn sockets(&self, kind: Kind) -> Vec<(u16, bool)> {
+        self.list
+            .iter()
+            .map(|s| match s.program {
+                Program::EchoStream => (kind.echo_port(s.port), false),
+                Program::EchoDgram => (s.port, true),
+                Program::Exec(_) => (s.port, false),
+            })
+            .collect()
+    }
 }
 
 /// Paths of the files one daemon instance uses.
@@ -73,40 +171,113 @@ impl Files {
     }
 }
 
-/// xinetd.conf text: one UNLISTED stream service per port, one attribute per line.
+/// xinetd.conf text (superd and xinetd): one UNLISTED service per entry, one attribute per line.
 ///
 /// `cps = 0 0` turns off xinetd's default limit of 50 connections/s (which would stop the
 /// service for 10 s mid-run); `instances = UNLIMITED` is the default, spelled out. No
-/// `log_type`, so neither daemon writes a per-connection log line.
+/// `log_type`, so neither daemon writes a per-connection log line. Internal echo services are
+/// `service echo` with `id = echo-stream` / `echo-dgram`, as in xinetd's own examples.
 pub fn xinetd_conf(svc: &Services) -> String {
     let mut out = String::from("# generated by superd-bench\n");
-    for (i, port) in svc.ports.clone().enumerate() {
+    for (i, s) in svc.list.iter().enumerate() {
+        let instances = s
+            .instances
+            .map_or("UNLIMITED".to_string(), |n| n.to_string());
+        let (head, body) = match &s.program {
+            Program::Exec(server) => (
+                format!("bench{i:04}"),
+                format!(
+                    "\ttype        = UNLISTED\n\
+                     \tsocket_type = stream\n\
+                     \tprotocol    = tcp\n\
+                     \twait        = no\n\
+                     \tuser        = {}\n\
+                     \tserver      = {}\n",
+                    svc.user,
+                    server.display()
+                ),
+            ),
+            Program::EchoStream => (
+                "echo".to_string(),
+                "\tid          = echo-stream\n\
+                 \ttype        = INTERNAL UNLISTED\n\
+                 \tsocket_type = stream\n\
+                 \tprotocol    = tcp\n\
+                 \twait        = no\n"
+                    .to_string(),
+            ),
+            Program::EchoDgram => (
+                "echo".to_string(),
+                "\tid          = echo-dgram\n\
+                 \ttype        = INTERNAL UNLISTED\n\
+                 \tsocket_type = dgram\n\
+                 \tprotocol    = udp\n\
+                 \twait        = yes\n"
+                    .to_string(),
+            ),
+        };
         let _ = write!(
             out,
-            "\nservice bench{i:04}\n{{\n\
-             \ttype        = UNLISTED\n\
-             \tsocket_type = stream\n\
-             \tprotocol    = tcp\n\
-             \twait        = no\n\
-             \tuser        = {user}\n\
-             \tserver      = {server}\n\
+            "\nservice {head}\n{{\n{body}\
              \tport        = {port}\n\
              \tbind        = 127.0.0.1\n\
-             \tinstances   = UNLIMITED\n\
-             \tcps         = 0 0\n\
-             }}\n",
-            user = svc.user,
-            server = svc.server.display(),
+             \tinstances   = {instances}\n\
+             \tcps         = 0 0\n",
+            port = s.port,
         );
+        if s.defer {
+            out.push_str("\ton_limit    = defer\n");
+        }
+        out.push_str("}\n");
     }
     out
 }
 
-/// The argv that starts `d` with `svc`.
-pub fn command_line(d: &Daemon, svc: &Services, files: &Files) -> Vec<String> {
-    let mut argv = vec![d.bin.display().to_string()];
+/// inetd.conf text for openbsd-inetd. `nowait.2000000000` lifts its default limit of 256
+/// spawns a minute per service (which would stop the service for ten minutes mid-run). Its
+/// internal echo is found by service name, so it is `127.0.0.1:echo` (port 7); UDP echo is left
+/// out (see `Kind::echo_dgram`), and it has no per-service instance limit.
+pub fn inetd_conf(svc: &Services) -> String {
+    let mut out = String::from("# generated by superd-bench\n");
+    for s in &svc.list {
+        match &s.program {
+            Program::Exec(server) => {
+                let argv0 = server
+                    .file_name()
+                    .map_or("server".into(), |n| n.to_string_lossy());
+                let _ = writeln!(
+                    out,
+                    "127.0.0.1:{} stream tcp4 nowait.2000000000 {} {} {argv0}",
+                    s.port,
+                    svc.user,
+                    server.display()
+                );
+            }
+            Program::EchoStream => {
+                out.push_str("127.0.0.1:echo stream tcp4 nowait.2000000000 root internal\n")
+            }
+            Program::EchoDgram => {}
+        }
+    }
+    out
+}
+
+/// The argv (one per process) that starts `d` with `svc`.
+///
+/// tcpserver: `-R -H -l 0` skip its ident and DNS lookups, `-b 1024` raises its listen backlog
+/// from 20 to superd's, `-c` is the service's `instances` (else 100000, i.e. no limit).
+/// socket-activate: `--accept --inetd`, one connection per child on fds 0 and 1.
+pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<String>> {
+    let bin = d.bin.display().to_string();
+    let exec_services = || {
+        svc.list.iter().filter_map(|s| match &s.program {
+            Program::Exec(server) => Some((s, server.display().to_string())),
+            _ => None,
+        })
+    };
     match d.kind {
         Kind::Superd | Kind::Xinetd => {
+            let mut argv = vec![bin, "-dontfork".to_string()];
             for (flag, path) in [
                 ("-f", &files.conf),
                 ("-filelog", &files.filelog),
@@ -115,25 +286,84 @@ pub fn command_line(d: &Daemon, svc: &Services, files: &Files) -> Vec<String> {
                 argv.push(flag.to_string());
                 argv.push(path.display().to_string());
             }
-            argv.insert(1, "-dontfork".to_string());
+            vec![argv]
         }
+        Kind::OpenbsdInetd => vec![vec![
+            bin,
+            "-i".to_string(),
+            "-R".to_string(),
+            "2000000000".to_string(),
+            files.conf.display().to_string(),
+        ]],
+        Kind::Tcpserver => exec_services()
+            .map(|(s, server)| {
+                let c = s.instances.unwrap_or(100_000).to_string();
+                let port = s.port.to_string();
+                [
+                    bin.as_str(),
+                    "-R",
+                    "-H",
+                    "-l",
+                    "0",
+                    "-b",
+                    "1024",
+                    "-c",
+                    &c,
+                    "127.0.0.1",
+                    &port,
+                    &server,
+                ]
+                .iter()
+                .map(|a| a.to_string())
+                .collect()
+            })
+            .collect(),
+        Kind::SocketActivate => exec_services()
+            .map(|(s, server)| {
+                vec![
+                    bin.clone(),
+                    "-l".to_string(),
+                    format!("127.0.0.1:{}", s.port),
+                    "--accept".to_string(),
+                    "--inetd".to_string(),
+                    server,
+                ]
+            })
+            .collect(),
         Kind::Ceiling => {
-            argv.push("--server".to_string());
-            argv.push(svc.server.display().to_string());
-            argv.push("--ports".to_string());
-            argv.push(format!("{}-{}", svc.ports.start, svc.ports.end - 1));
+            // One ceiling per run of consecutive ports with the same server.
+            let mut out: Vec<Vec<String>> = Vec::new();
+            let mut last: Option<(u16, String)> = None;
+            for (s, server) in exec_services() {
+                match (&last, out.last_mut()) {
+                    (Some((p, srv)), Some(argv)) if *p + 1 == s.port && *srv == server => {
+                        argv[4] = format!("{}-{}", argv[4].split('-').next().unwrap_or(""), s.port);
+                    }
+                    _ => out.push(vec![
+                        bin.clone(),
+                        "--server".to_string(),
+                        server.clone(),
+                        "--ports".to_string(),
+                        format!("{}-{}", s.port, s.port),
+                    ]),
+                }
+                last = Some((s.port, server));
+            }
+            out
         }
     }
-    argv
 }
 
-/// A started daemon whose ports all listen.
+/// A started daemon (one or more processes) whose ports all listen.
 pub struct Running {
-    child: Option<Child>,
-    pub pid: u32,
+    children: Vec<Child>,
+    /// Pids of the processes we spawned, in spawn order.
+    pub pids: Vec<u32>,
     pub kind: Kind,
     pub files: Files,
     pub argv: Vec<String>,
+    /// From the first spawn until every port listened.
+    pub startup: Duration,
 }
 
 /// Starts `d` serving `svc`, and waits up to `timeout` for every port to listen.
@@ -145,16 +375,23 @@ pub fn start(
     timeout: Duration,
 ) -> Result<Running, String> {
     let name = d.kind.name();
-    let wanted: Vec<u16> = svc.ports.clone().collect();
-    let busy = procfs::listening_ports();
+    let wanted = svc.sockets(d.kind);
+    let busy_tcp = procfs::listening_ports();
+    let busy_udp = procfs::udp_ports();
     let taken: Vec<u16> = wanted
         .iter()
-        .copied()
-        .filter(|p| busy.contains(p))
+        .filter(|(p, udp)| {
+            if *udp {
+                busy_udp.contains(p)
+            } else {
+                busy_tcp.contains(p)
+            }
+        })
+        .map(|(p, _)| *p)
         .collect();
     if !taken.is_empty() {
         return Err(format!(
-            "{name}: {} port(s) already listening before start (first: {}); pick another --base-port/--large-base",
+            "{name}: {} port(s) already in use before start (first: {}); pick another --base-port/--large-base",
             taken.len(),
             taken[0]
         ));
@@ -164,44 +401,62 @@ pub fn start(
     for stale in [&files.filelog, &files.pidfile] {
         let _ = fs::remove_file(stale);
     }
-    if d.kind != Kind::Ceiling {
-        fs::write(&files.conf, xinetd_conf(svc))
-            .map_err(|e| format!("{name}: writing {}: {e}", files.conf.display()))?;
+    write_conf(d.kind, svc, &files.conf)?;
+    let argvs = command_lines(d, svc, &files);
+    if argvs.is_empty() {
+        return Err(format!("{name}: nothing to start for this configuration"));
     }
-    let argv = command_line(d, svc, &files);
     let err = File::create(&files.stderr).map_err(|e| format!("{name}: {e}"))?;
-    let out = err.try_clone().map_err(|e| format!("{name}: {e}"))?;
-    let child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("{name}: cannot start {}: {e}", argv[0]))?;
     let mut running = Running {
-        pid: child.id(),
-        child: Some(child),
+        children: Vec::new(),
+        pids: Vec::new(),
         kind: d.kind,
+        argv: argvs[0].clone(),
         files,
-        argv,
+        startup: Duration::ZERO,
     };
-
     let t0 = Instant::now();
+    for argv in &argvs {
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(err.try_clone().map_err(|e| format!("{name}: {e}"))?)
+            .stderr(err.try_clone().map_err(|e| format!("{name}: {e}"))?);
+        if d.kind == Kind::SocketActivate {
+            // Its per-connection "Spawned ..." lines are info level; the others log nothing
+            // per connection either.
+            cmd.env("SYSTEMD_LOG_LEVEL", "warning");
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("{name}: cannot start {}: {e}", argv[0]))?;
+        running.pids.push(child.id());
+        running.children.push(child);
+    }
+
     loop {
         if let Some(status) = running
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+            .children
+            .iter_mut()
+            .find_map(|c| c.try_wait().ok().flatten())
         {
-            running.child = None;
-            return Err(format!(
-                "{name} exited during startup ({status}){}",
-                running.tails()
-            ));
+            let tails = running.tails();
+            let _ = running.stop();
+            return Err(format!("{name} exited during startup ({status}){tails}"));
         }
-        let listening = procfs::listening_ports();
-        let up = wanted.iter().filter(|p| listening.contains(p)).count();
+        let (tcp, udp) = (procfs::listening_ports(), procfs::udp_ports());
+        let up = wanted
+            .iter()
+            .filter(|(p, is_udp)| {
+                if *is_udp {
+                    udp.contains(p)
+                } else {
+                    tcp.contains(p)
+                }
+            })
+            .count();
         if up == wanted.len() {
+            running.startup = t0.elapsed();
             return Ok(running);
         }
         if t0.elapsed() > timeout {
@@ -213,14 +468,38 @@ pub fn start(
                 timeout.as_secs_f64()
             ));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
+fn write_conf(kind: Kind, svc: &Services, path: &Path) -> Result<(), String> {
+    let text = match kind {
+        Kind::Superd | Kind::Xinetd => xinetd_conf(svc),
+        Kind::OpenbsdInetd => inetd_conf(svc),
+        _ => return Ok(()),
+    };
+    fs::write(path, text).map_err(|e| format!("{}: writing {}: {e}", kind.name(), path.display()))
+}
+
 impl Running {
-    /// True while the process we spawned has not exited.
+    /// True while every process we spawned is still running.
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+        !self.children.is_empty()
+            && self
+                .children
+                .iter_mut()
+                .all(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Rewrites the configuration file for `svc` (the daemon reads it on `hup`).
+    pub fn rewrite(&self, svc: &Services) -> Result<(), String> {
+        write_conf(self.kind, svc, &self.files.conf)
+    }
+
+    /// Sends SIGHUP to the (first) process we spawned.
+    pub fn hup(&self) -> Result<(), String> {
+        let pid = *self.pids.first().ok_or("not running")?;
+        sys::send_signal(pid, sys::SIGHUP).map_err(|e| format!("SIGHUP to {pid}: {e}"))
     }
 
     /// The last lines of the daemon's stderr and -filelog, formatted for an error message.
@@ -240,39 +519,43 @@ impl Running {
         s
     }
 
-    /// SIGTERM to our pid, up to 3 s to exit, then SIGKILL. Returns a note if the daemon had
-    /// already died or needed SIGKILL.
+    /// SIGTERM to each pid we spawned, up to 3 s to exit, then SIGKILL. Returns a note if a
+    /// process had already died or needed SIGKILL.
     pub fn stop(&mut self) -> Option<String> {
         let name = self.kind.name();
-        let mut child = self.child.take()?;
-        let mut note = None;
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                note = Some(format!(
+        let mut notes = Vec::new();
+        let mut children = std::mem::take(&mut self.children);
+        for child in &mut children {
+            match child.try_wait() {
+                Ok(Some(status)) => notes.push(format!(
                     "{name} (pid {}) had exited by itself: {status}",
-                    self.pid
-                ));
-            }
-            _ => {
-                let _ = sys::send_signal(self.pid, sys::SIGTERM);
-                let t0 = Instant::now();
-                while !matches!(child.try_wait(), Ok(Some(_))) {
-                    if t0.elapsed() > Duration::from_secs(3) {
-                        // Child::kill sends SIGKILL to this pid only.
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        note = Some(format!(
-                            "{name} (pid {}) ignored SIGTERM for 3 s; killed",
-                            self.pid
-                        ));
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
+                    child.id()
+                )),
+                _ => {
+                    let _ = sys::send_signal(child.id(), sys::SIGTERM);
                 }
             }
         }
-        self.kill_stray_from_pidfile();
-        note
+        let t0 = Instant::now();
+        for child in &mut children {
+            while !matches!(child.try_wait(), Ok(Some(_))) {
+                if t0.elapsed() > Duration::from_secs(3) {
+                    // Child::kill sends SIGKILL to this pid only.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    notes.push(format!(
+                        "{name} (pid {}) ignored SIGTERM for 3 s; killed",
+                        child.id()
+                    ));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if !children.is_empty() {
+            self.kill_stray_from_pidfile();
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
     }
 
     /// If the daemon forked away despite -dontfork, its pidfile names another process running
@@ -284,7 +567,7 @@ impl Running {
         else {
             return;
         };
-        if pid == self.pid || pid == 0 {
+        if self.pids.contains(&pid) || pid == 0 {
             return;
         }
         let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -317,10 +600,14 @@ mod tests {
     use super::*;
 
     fn svc() -> Services {
-        Services {
-            user: "root".into(),
-            server: "/w/tiny".into(),
-            ports: 21000..21002,
+        Services::exec("root", Path::new("/w/tiny"), 21000..21002)
+    }
+
+    fn daemon(kind: Kind) -> Daemon {
+        Daemon {
+            kind,
+            bin: "/x".into(),
+            version: String::new(),
         }
     }
 
@@ -333,27 +620,62 @@ mod tests {
         assert!(conf.contains("\tcps         = 0 0\n"));
         assert!(conf.contains("\tserver      = /w/tiny\n"));
         assert!(!conf.contains("log_type"));
+        assert!(!conf.contains("on_limit"));
     }
 
     #[test]
-    fn daemons_get_xinetd_flags_and_ceiling_gets_its_own() {
-        let files = Files::new(Path::new("/w"), "t");
-        let d = Daemon {
-            kind: Kind::Xinetd,
-            bin: "/x".into(),
-            version: String::new(),
-        };
+    fn internal_echo_and_limits_are_spelled_as_xinetd_reads_them() {
+        let mut s = svc();
+        s.list[0].instances = Some(50);
+        s.list[0].defer = true;
+        s.list[1].program = Program::EchoDgram;
+        let conf = xinetd_conf(&s);
+        assert!(conf.contains("\tinstances   = 50\n\tcps         = 0 0\n\ton_limit    = defer\n}"));
+        assert!(conf.contains("service echo\n{\n\tid          = echo-dgram\n\ttype        = INTERNAL UNLISTED\n\tsocket_type = dgram\n"));
+        assert_eq!(s.sockets(Kind::Superd), vec![(21000, false), (21001, true)]);
+    }
+
+    #[test]
+    fn inetd_conf_lifts_the_rate_limit_and_puts_echo_on_its_named_port() {
+        let mut s = svc();
+        s.list[1].program = Program::EchoStream;
         assert_eq!(
-            command_line(&d, &svc(), &files).join(" "),
-            "/x -dontfork -f /w/t.conf -filelog /w/t.log -pidfile /w/t.pid"
+            inetd_conf(&s),
+            "# generated by superd-bench\n\
+             127.0.0.1:21000 stream tcp4 nowait.2000000000 root /w/tiny tiny\n\
+             127.0.0.1:echo stream tcp4 nowait.2000000000 root internal\n"
         );
-        let c = Daemon {
-            kind: Kind::Ceiling,
-            ..d
+        assert_eq!(s.sockets(Kind::OpenbsdInetd)[1], (7, false));
+    }
+
+    #[test]
+    fn each_program_gets_its_own_command_lines() {
+        let files = Files::new(Path::new("/w"), "t");
+        let one = |kind| {
+            command_lines(&daemon(kind), &svc(), &files)
+                .iter()
+                .map(|a| a.join(" "))
+                .collect::<Vec<_>>()
         };
         assert_eq!(
-            command_line(&c, &svc(), &files).join(" "),
-            "/x --server /w/tiny --ports 21000-21001"
+            one(Kind::Xinetd),
+            ["/x -dontfork -f /w/t.conf -filelog /w/t.log -pidfile /w/t.pid"]
+        );
+        assert_eq!(one(Kind::OpenbsdInetd), ["/x -i -R 2000000000 /w/t.conf"]);
+        assert_eq!(
+            one(Kind::Ceiling),
+            ["/x --server /w/tiny --ports 21000-21001"]
+        );
+        assert_eq!(
+            one(Kind::Tcpserver),
+            [
+                "/x -R -H -l 0 -b 1024 -c 100000 127.0.0.1 21000 /w/tiny",
+                "/x -R -H -l 0 -b 1024 -c 100000 127.0.0.1 21001 /w/tiny"
+            ]
+        );
+        assert_eq!(
+            one(Kind::SocketActivate)[1],
+            "/x -l 127.0.0.1:21001 --accept --inetd /w/tiny"
         );
     }
 }

@@ -1,10 +1,12 @@
-//! superd-bench: how fast superd spawns servers and how much memory it holds idle, next to
-//! xinetd and next to `ceiling`, a bare accept → fork/exec loop.
+//! superd-bench: superd's spawn rate, memory, start-up, reload, echo and flood behaviour next to
+//! xinetd, openbsd-inetd, tcpserver, systemd-socket-activate and `ceiling`, a bare accept →
+//! fork/exec loop.
 //!
 //! ```text
-//! setup   (tiny.c --gcc--> tiny; superd, ceiling --cargo--> binaries; xinetd --apt/dpkg-->)
-//! daemon  (generated xinetd.conf on loopback ports --start--> Running, stopped by pid)
-//! load    (N connections at concurrency C --run--> latencies, conn/s)
+//! setup   (tiny.c --gcc--> tiny, tiny-slow; superd, ceiling --cargo--> binaries;
+//!          xinetd, openbsd-inetd, tcpserver --apt-get download/dpkg -x-->; socket-activate: PATH)
+//! daemon  (Services --xinetd.conf / inetd.conf / argv per service--> Running, stopped by pid)
+//! load    (short connections, hammer, tight connect loop, bulk echo, UDP ping and burst)
 //! procfs  (pid --> VmRSS, Pss, CPU ticks; listening ports)
 //! report  (samples per round --median, ratios--> Markdown)
 //! ```

@@ -1,69 +1,115 @@
-//! `superd-bench`: flags → setup (build or find each daemon) → interleaved rounds of
-//! measurements → Markdown report on stdout and in `results/latest.md`.
+//! `superd-bench`: flags → setup (build or find each program) → interleaved rounds of
+//! measurements (`measure`) → Markdown report on stdout and in `results/latest.md`.
 //!
-//! A daemon that cannot be built, found or started is reported in the Notes and the others are
-//! still measured; the exit status is 2 when a requested daemon produced no figures at all.
+//! A program that cannot be built, found or started is reported in the Notes and the others are
+//! still measured; the exit status is 2 when a requested program produced no figures at all.
 
+mod measure;
+
+use std::collections::BTreeSet;
 use std::fs;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use superd_bench::daemon::{self, Daemon, Kind, Services};
-use superd_bench::report::{self, Better, Row, Samples, Unit};
-use superd_bench::{load, procfs, setup, stats, sys};
+use superd_bench::{procfs, setup, stats, sys};
 
 const USAGE: &str = "\
 usage: superd-bench [options]
   (e.g. cargo run --release --manifest-path bench/Cargo.toml -- [options])
 
-  -n, --connections N    connections per spawn run (default 2000)
-  --rounds R             rounds, daemons interleaved in each (default 3)
-  --concurrency LIST     comma-separated client concurrencies (default 1,32)
-  --services-small N     services for the small config and spawn runs (default 10)
-  --services-large N     services for the large idle-memory config (default 1000)
-  --base-port P          first port of the small configs; each daemon gets its own block (default 21000)
+  --quick                one round, N = 300, 5 reloads, 32 MiB bulk, 500-connection flood,
+                         300 ms settle (a few minutes); later flags still override
+  --figures LIST         comma-separated, any of: spawn,memory,startup,reload,cat,echo,udp,flood
+                         (default: all)
+  -n, --connections N    connections per spawn, /bin/cat and echo run (default 2000)
+  --rounds R             rounds, programs interleaved in each (default 3)
+  --concurrency LIST     comma-separated client concurrencies for spawn (default 1,8,32)
+  --echo-concurrency C   client concurrency of the /bin/cat and internal echo runs (default 8)
+  --services-small N     services for the small config and spawn runs (default 5)
+  --services-large N     services for the large config: memory, start-up, reload (default 1000)
+  --reloads K            reloads under load in the reload figure (default 20)
+  --bulk-mib M           MiB written through the internal echo on one connection (default 256)
+  --udp N                datagrams in the UDP burst and UDP round trips (default 1000)
+  --flood N              connections of the flood figure (default 2000)
+  --flood-concurrency C  their concurrency (default 256)
+  --flood-instances I    instances (tcpserver -c) of the flood service (default 50)
+  --base-port P          first port of the small configs; each program gets its own block (default 21000)
   --large-base P         first port of the large config (default 31000)
   --superd PATH          use this superd binary instead of building one
   --superd-src DIR       superd repository to build with cargo --release (default: bench/..)
-  --no-superd            do not measure superd
-  --xinetd PATH          use this xinetd binary (default: PATH, /usr/sbin, else apt-get download)
-  --no-xinetd            do not measure xinetd
-  --ceiling PATH         use this ceiling binary (default: cargo build --release --bin ceiling)
-  --no-ceiling           do not measure the ceiling
+  --xinetd PATH, --openbsd-inetd PATH, --tcpserver PATH, --socket-activate PATH, --ceiling PATH
+                         use this binary for that program (default: found or fetched, see README)
+  --no-superd, --no-xinetd, --no-openbsd-inetd, --no-tcpserver, --no-socket-activate, --no-ceiling
+                         do not measure that program
   --settle-ms MS         idle time before reading memory (default 1000)
-  --startup-timeout S    seconds a daemon gets to listen on all ports (default 5)
-  --run-timeout S        seconds one spawn run may take before it is cut short (default 120)
-  --work DIR             scratch dir for configs, logs, tiny, xinetd cache (default bench/target/bench-run)
+  --startup-timeout S    seconds a program gets to listen on all ports (default 5)
+  --run-timeout S        seconds one run may take before it is cut short (default 120)
+  --work DIR             scratch dir for configs, logs, tiny, peer caches (default bench/target/bench-run)
   --out FILE             report path (default bench/results/latest.md)
   -h, --help             this text
 ";
 
+/// Every figure `--figures` can name, in report order.
+pub const FIGURES: [&str; 8] = [
+    "spawn", "memory", "startup", "reload", "cat", "echo", "udp", "flood",
+];
+
 /// Parsed flags.
 #[derive(Debug)]
-struct Opts {
-    connections: usize,
-    rounds: usize,
-    concurrency: Vec<usize>,
-    small: u16,
-    large: u16,
-    base_port: u16,
-    large_base: u16,
-    superd: Option<PathBuf>,
-    superd_src: PathBuf,
-    no_superd: bool,
-    xinetd: Option<PathBuf>,
-    no_xinetd: bool,
-    ceiling: Option<PathBuf>,
-    no_ceiling: bool,
-    settle: Duration,
-    startup_timeout: Duration,
-    run_timeout: Duration,
-    work: PathBuf,
-    out: PathBuf,
-    help: bool,
+pub struct Opts {
+    pub connections: usize,
+    pub rounds: usize,
+    pub concurrency: Vec<usize>,
+    pub echo_concurrency: usize,
+    pub small: u16,
+    pub large: u16,
+    pub reloads: u16,
+    pub bulk_mib: u64,
+    pub udp: usize,
+    pub flood: usize,
+    pub flood_concurrency: usize,
+    pub flood_instances: u32,
+    pub figures: BTreeSet<&'static str>,
+    pub base_port: u16,
+    pub large_base: u16,
+    pub superd_src: PathBuf,
+    /// `--NAME PATH` per program.
+    pub paths: Vec<(Kind, PathBuf)>,
+    /// `--no-NAME`.
+    pub skip: BTreeSet<Kind>,
+    pub settle: Duration,
+    pub startup_timeout: Duration,
+    pub run_timeout: Duration,
+    pub work: PathBuf,
+    pub out: PathBuf,
+    pub help: bool,
 }
+
+impl Opts {
+    pub fn wants(&self, figure: &str) -> bool {
+        self.figures.contains(figure)
+    }
+
+    fn path(&self, kind: Kind) -> Option<&Path> {
+        self.paths
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, p)| p.as_path())
+    }
+
+    /// Ports of one program's small block: spawn services, then cat, echo (TCP and UDP),
+    /// flood with defer, flood with close.
+    pub fn block(&self, kind: Kind) -> u16 {
+        let idx = Kind::ALL.iter().position(|&k| k == kind).unwrap_or(0) as u16;
+        self.base_port + idx * (self.small + BLOCK_EXTRA)
+    }
+}
+
+/// Ports after the spawn services in each program's block.
+pub const BLOCK_EXTRA: u16 = 5;
 
 fn bench_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -71,22 +117,27 @@ fn bench_dir() -> PathBuf {
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
     let bench = bench_dir();
+    let quick = args.iter().any(|a| a == "--quick");
     let mut o = Opts {
-        connections: 2000,
-        rounds: 3,
-        concurrency: vec![1, 32],
-        small: 10,
+        connections: if quick { 300 } else { 2000 },
+        rounds: if quick { 1 } else { 3 },
+        concurrency: vec![1, 8, 32],
+        echo_concurrency: 8,
+        small: 5,
         large: 1000,
+        reloads: if quick { 5 } else { 20 },
+        bulk_mib: if quick { 32 } else { 256 },
+        udp: 1000,
+        flood: if quick { 500 } else { 2000 },
+        flood_concurrency: 256,
+        flood_instances: 50,
+        figures: FIGURES.iter().copied().collect(),
         base_port: 21000,
         large_base: 31000,
-        superd: None,
         superd_src: bench.join(".."),
-        no_superd: false,
-        xinetd: None,
-        no_xinetd: false,
-        ceiling: None,
-        no_ceiling: false,
-        settle: Duration::from_millis(1000),
+        paths: Vec::new(),
+        skip: BTreeSet::new(),
+        settle: Duration::from_millis(if quick { 300 } else { 1000 }),
         startup_timeout: Duration::from_secs(5),
         run_timeout: Duration::from_secs(120),
         work: bench.join("target/bench-run"),
@@ -104,7 +155,33 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
             v.parse()
                 .map_err(|_| format!("{flag}: not a number: {v:?}"))
         }
+        let named = |prefix: &str| {
+            Kind::ALL
+                .into_iter()
+                .find(|k| flag.strip_prefix(prefix) == Some(k.name()))
+        };
+        if let Some(kind) = named("--no-") {
+            o.skip.insert(kind);
+            continue;
+        }
+        if let Some(kind) = named("--") {
+            o.paths.push((kind, value()?.into()));
+            continue;
+        }
         match flag.as_str() {
+            "--quick" => {}
+            "--figures" => {
+                o.figures = BTreeSet::new();
+                for f in value()?.split(',').map(str::trim) {
+                    let known = FIGURES.iter().find(|&&k| k == f).ok_or_else(|| {
+                        format!(
+                            "--figures: unknown figure {f:?} (known: {})",
+                            FIGURES.join(",")
+                        )
+                    })?;
+                    o.figures.insert(known);
+                }
+            }
             "-n" | "--connections" => o.connections = num(flag, value()?)?,
             "--rounds" => o.rounds = num(flag, value()?)?,
             "--concurrency" => {
@@ -113,17 +190,18 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
                     .map(|c| num(flag, c.trim().to_string()))
                     .collect::<Result<_, _>>()?
             }
+            "--echo-concurrency" => o.echo_concurrency = num(flag, value()?)?,
             "--services-small" => o.small = num(flag, value()?)?,
             "--services-large" => o.large = num(flag, value()?)?,
+            "--reloads" => o.reloads = num(flag, value()?)?,
+            "--bulk-mib" => o.bulk_mib = num(flag, value()?)?,
+            "--udp" => o.udp = num(flag, value()?)?,
+            "--flood" => o.flood = num(flag, value()?)?,
+            "--flood-concurrency" => o.flood_concurrency = num(flag, value()?)?,
+            "--flood-instances" => o.flood_instances = num(flag, value()?)?,
             "--base-port" => o.base_port = num(flag, value()?)?,
             "--large-base" => o.large_base = num(flag, value()?)?,
-            "--superd" => o.superd = Some(value()?.into()),
             "--superd-src" => o.superd_src = value()?.into(),
-            "--no-superd" => o.no_superd = true,
-            "--xinetd" => o.xinetd = Some(value()?.into()),
-            "--no-xinetd" => o.no_xinetd = true,
-            "--ceiling" => o.ceiling = Some(value()?.into()),
-            "--no-ceiling" => o.no_ceiling = true,
             "--settle-ms" => o.settle = Duration::from_millis(num(flag, value()?)?),
             "--startup-timeout" => o.startup_timeout = Duration::from_secs(num(flag, value()?)?),
             "--run-timeout" => o.run_timeout = Duration::from_secs(num(flag, value()?)?),
@@ -139,8 +217,18 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
     if o.concurrency.is_empty() || o.concurrency.contains(&0) {
         return Err("--concurrency needs positive numbers".into());
     }
-    let small_end = u32::from(o.base_port) + 3 * u32::from(o.small);
-    let large_end = u32::from(o.large_base) + u32::from(o.large);
+    if o.echo_concurrency == 0 || o.flood == 0 || o.flood_concurrency == 0 || o.udp == 0 {
+        return Err(
+            "--echo-concurrency, --flood, --flood-concurrency and --udp must be at least 1".into(),
+        );
+    }
+    if o.flood_instances == 0 {
+        return Err("--flood-instances must be at least 1".into());
+    }
+    let small_end = u32::from(o.base_port)
+        + Kind::ALL.len() as u32 * (u32::from(o.small) + u32::from(BLOCK_EXTRA));
+    // The large block also holds the ports added by the reload figure.
+    let large_end = u32::from(o.large_base) + u32::from(o.large) + u32::from(o.reloads) + 1;
     if o.base_port < 1024 || o.large_base < 1024 || small_end > 65536 || large_end > 65536 {
         return Err("port blocks must lie within 1024..65535".into());
     }
@@ -150,96 +238,52 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
     Ok(o)
 }
 
-/// The rows of the table, in print order.
-fn rows(concurrency: &[usize], small: u16, large: u16) -> Vec<Row> {
-    let row = |id: String, label: String, better, unit| Row {
-        id,
-        label,
-        better,
-        unit,
-    };
-    let mut rows = Vec::new();
-    for &c in concurrency {
-        rows.push(row(
-            format!("rate{c}"),
-            format!("spawn c={c}: connections/s"),
-            Better::Higher,
-            Unit::PerSec,
-        ));
-        rows.push(row(
-            format!("p50_{c}"),
-            format!("spawn c={c}: p50 connect→EOF"),
-            Better::Lower,
-            Unit::Micros,
-        ));
-        rows.push(row(
-            format!("p99_{c}"),
-            format!("spawn c={c}: p99 connect→EOF"),
-            Better::Lower,
-            Unit::Micros,
-        ));
-        rows.push(row(
-            format!("cpu{c}"),
-            format!("spawn c={c}: daemon CPU per connection"),
-            Better::Lower,
-            Unit::Micros,
-        ));
-    }
-    for (id, label) in [
-        ("rss_small", format!("idle VmRSS, {small} services")),
-        ("pss_small", format!("idle Pss, {small} services")),
-        ("rss_large", format!("idle VmRSS, {large} services")),
-        ("pss_large", format!("idle Pss, {large} services")),
-        (
-            "rss_after",
-            format!("VmRSS after the spawn runs, {small} services"),
-        ),
-    ] {
-        rows.push(row(id.to_string(), label, Better::Lower, Unit::Kib));
-    }
-    rows
-}
-
-/// State shared by the measurement steps.
-struct Ctx<'a> {
-    opts: &'a Opts,
-    user: String,
-    tiny: PathBuf,
-    hz: u64,
-    samples: Samples,
-    notes: Vec<String>,
-    commands: Vec<String>,
-}
-
-impl Ctx<'_> {
-    fn record(&mut self, id: &str, kind: Kind, v: f64) {
-        self.samples
-            .entry((id.to_string(), kind))
-            .or_default()
-            .push(v);
-    }
-
-    fn services(&self, ports: std::ops::Range<u16>) -> Services {
-        Services {
-            user: self.user.clone(),
-            server: self.tiny.clone(),
-            ports,
-        }
-    }
-
-    fn small_ports(&self, kind: Kind) -> std::ops::Range<u16> {
-        let idx = Kind::ALL.iter().position(|&k| k == kind).unwrap_or(0) as u16;
-        let start = self.opts.base_port + idx * self.opts.small;
-        start..start + self.opts.small
-    }
-}
-
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("superd-bench: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds or finds one program; `Ok` carries the commands that got it, for the report.
+fn get(kind: Kind, opts: &Opts, work: &Path, root: bool) -> Result<(Daemon, Vec<String>), String> {
+    let explicit = opts.path(kind);
+    let cache = |pkg: &str| work.join(format!("{pkg}-cache"));
+    match kind {
+        Kind::Superd => {
+            progress("building superd (cargo build --release)");
+            let (d, cmd) = setup::superd(explicit, &opts.superd_src, work)?;
+            Ok((d, cmd.into_iter().collect()))
+        }
+        Kind::Xinetd => {
+            let x = setup::xinetd(explicit, &cache("xinetd"), work, root)?;
+            Ok((x.daemon, x.steps))
+        }
+        Kind::OpenbsdInetd => {
+            let p = setup::openbsd_inetd(explicit, &cache("openbsd-inetd"), work, root)?;
+            Ok((p.daemon, p.steps))
+        }
+        Kind::Tcpserver => {
+            let p = setup::tcpserver(explicit, &cache("ucspi-tcp"), work, root)?;
+            Ok((p.daemon, p.steps))
+        }
+        Kind::SocketActivate => {
+            let p = setup::socket_activate(explicit, work)?;
+            Ok((p.daemon, p.steps))
+        }
+        Kind::Ceiling => {
+            progress("building ceiling");
+            let d = setup::ceiling(explicit, &bench_dir(), work)?;
+            let cmd = explicit.is_none().then(|| {
+                format!(
+                    "cargo build --release --bin ceiling --manifest-path {}",
+                    bench_dir().join("Cargo.toml").display()
+                )
+            });
+            Ok((d, cmd.into_iter().collect()))
         }
     }
 }
@@ -268,78 +312,50 @@ fn run() -> Result<ExitCode, String> {
         setup::capture(Command::new("id").arg("-un"), &work, "id")?
     };
 
-    progress("building the tiny server");
-    let tiny = setup::build_tiny(&bench_dir().join("tiny.c"), &work)?;
+    progress("building the tiny servers");
+    let src = bench_dir().join("tiny.c");
+    let tiny = setup::build_tiny(&src, &work, "tiny", &[])?;
+    let slow = setup::build_tiny(&src, &work, "tiny-slow", &["-DDELAY_MS=50"])?;
     let mut commands = vec![
         format!(
             "# this run\n{} {}",
             std::env::current_exe().map_or("superd-bench".into(), |p| p.display().to_string()),
             args.join(" ")
         ),
-        format!("# tiny server ({})\n{}", tiny.linkage, tiny.command),
+        format!(
+            "# tiny servers ({})\n{}\n{}",
+            tiny.linkage, tiny.command, slow.command
+        ),
     ];
 
     let mut daemons: Vec<Daemon> = Vec::new();
     let mut missing: Vec<Kind> = Vec::new();
-    if opts.no_superd {
-        notes.push("superd: skipped (--no-superd)".into());
-    } else {
-        progress("building superd (cargo build --release)");
-        match setup::superd(opts.superd.as_deref(), &opts.superd_src, &work) {
-            Ok((d, cmd)) => {
-                if let Some(cmd) = cmd {
-                    commands.push(format!("# superd\n{cmd}"));
+    for kind in Kind::ALL {
+        let name = kind.name();
+        if opts.skip.contains(&kind) {
+            notes.push(format!("{name}: skipped (--no-{name})"));
+            continue;
+        }
+        progress(&format!("getting {name}"));
+        match get(kind, &opts, &work, root) {
+            Ok((d, steps)) => {
+                if !steps.is_empty() {
+                    commands.push(format!("# {name}\n{}", steps.join("\n")));
                 }
                 daemons.push(d);
             }
             Err(e) => {
-                notes.push(format!("**superd: NOT MEASURED.** {e}"));
-                missing.push(Kind::Superd);
+                notes.push(format!("**{name}: NOT MEASURED.** {e}"));
+                missing.push(kind);
             }
         }
     }
-    if opts.no_xinetd {
-        notes.push("xinetd: skipped (--no-xinetd)".into());
-    } else {
-        progress("finding xinetd");
-        match setup::xinetd(
-            opts.xinetd.as_deref(),
-            &work.join("xinetd-cache"),
-            &work,
-            root,
-        ) {
-            Ok(x) => {
-                if !x.steps.is_empty() {
-                    commands.push(format!("# xinetd\n{}", x.steps.join("\n")));
-                }
-                daemons.push(x.daemon);
-            }
-            Err(e) => {
-                notes.push(format!("**xinetd: NOT MEASURED.** {e}"));
-                missing.push(Kind::Xinetd);
-            }
-        }
-    }
-    if opts.no_ceiling {
-        notes.push("ceiling: skipped (--no-ceiling)".into());
-    } else {
-        progress("building ceiling");
-        match setup::ceiling(opts.ceiling.as_deref(), &bench_dir(), &work) {
-            Ok(d) => {
-                if opts.ceiling.is_none() {
-                    commands.push(format!(
-                        "# ceiling\ncargo build --release --bin ceiling --manifest-path {}",
-                        bench_dir().join("Cargo.toml").display()
-                    ));
-                }
-                daemons.push(d);
-            }
-            Err(e) => {
-                notes.push(format!("**ceiling: NOT MEASURED.** {e}"));
-                missing.push(Kind::Ceiling);
-            }
-        }
-    }
+    notes.push(
+        "busybox inetd: not measured. Debian 12's `busybox` and `busybox-static` \
+         (1:1.35.0-4+deb12u1) are built without the inetd applet (`busybox --list` has no \
+         `inetd`)."
+            .to_string(),
+    );
     for n in &notes {
         progress(n);
     }
@@ -348,24 +364,26 @@ fn run() -> Result<ExitCode, String> {
     }
 
     let load_before = loadavg();
-    let mut ctx = Ctx {
+    let mut ctx = measure::Ctx {
         opts: &opts,
+        work: work.clone(),
         user,
         tiny: tiny.path.clone(),
+        slow: slow.path.clone(),
         hz: sys::clock_ticks_per_sec(),
-        samples: Samples::new(),
+        samples: Default::default(),
         notes,
         commands,
     };
     for round in 0..opts.rounds {
-        // Rotate the order each round so no daemon always runs first or last.
+        // Rotate the order each round so no program always runs first or last.
         for j in 0..daemons.len() {
             let d = &daemons[(j + round) % daemons.len()];
-            measure(&mut ctx, d, round + 1);
+            measure::round(&mut ctx, d, round + 1);
         }
     }
 
-    let rows = rows(&opts.concurrency, opts.small, opts.large);
+    let rows = measure::rows(&opts);
     for d in &daemons {
         let measured = ctx.samples.keys().any(|(_, k)| *k == d.kind);
         if !measured {
@@ -376,15 +394,18 @@ fn run() -> Result<ExitCode, String> {
             ));
         }
     }
+    let figures: Vec<&str> = opts.figures.iter().copied().collect();
     let mut facts = vec![
         ("Date".to_string(), stats::utc_timestamp(now_secs())),
         ("Machine".to_string(), machine()),
         (
             "Load".to_string(),
             format!(
-                "N = {} connections per run, concurrency {:?}, {} rounds (medians shown), {} s idle before memory reads",
+                "figures {}; N = {} connections per run, spawn concurrency {:?}, /bin/cat and echo concurrency {}, {} rounds (medians shown), {} s idle before memory reads",
+                figures.join(","),
                 opts.connections,
                 opts.concurrency,
+                opts.echo_concurrency,
                 opts.rounds,
                 opts.settle.as_secs_f64()
             ),
@@ -392,7 +413,7 @@ fn run() -> Result<ExitCode, String> {
         (
             "Services".to_string(),
             format!(
-                "external `UNLISTED` stream services on 127.0.0.1 running the tiny server ({}, writes \"hello\\n\"), user = {}",
+                "external stream services on 127.0.0.1 running the tiny server ({}, writes \"hello\\n\"), user = {}",
                 tiny.linkage, ctx.user
             ),
         ),
@@ -414,10 +435,14 @@ fn run() -> Result<ExitCode, String> {
             });
         facts.push((kind.name().to_string(), v));
     }
-    let sample = daemon::xinetd_conf(
-        &ctx.services(ctx.small_ports(Kind::Superd).start..ctx.small_ports(Kind::Superd).start + 1),
+    let first = opts.block(Kind::Superd);
+    let sample_svc = Services::exec(&ctx.user, &tiny.path, first..first + 1);
+    let sample = format!(
+        "# superd and xinetd\n{}\n# openbsd-inetd\n{}",
+        daemon::xinetd_conf(&sample_svc),
+        daemon::inetd_conf(&sample_svc)
     );
-    let md = report::markdown(&report::Report {
+    let md = superd_bench::report::markdown(&superd_bench::report::Report {
         title_facts: facts,
         rows,
         samples: ctx.samples,
@@ -443,147 +468,7 @@ fn run() -> Result<ExitCode, String> {
     }
 }
 
-/// One round for one daemon: the small config (idle memory, spawn runs, memory after), then
-/// the large config (idle memory).
-fn measure(ctx: &mut Ctx, d: &Daemon, round: usize) {
-    let name = d.kind.name();
-    let opts = ctx.opts;
-    let ports = ctx.small_ports(d.kind);
-    let svc = ctx.services(ports.clone());
-    let tag = format!("{name}-r{round}-small");
-    let work = fs::canonicalize(&opts.work).unwrap_or_else(|_| opts.work.clone());
-    match daemon::start(d, &svc, &work, &tag, opts.startup_timeout) {
-        Err(e) => ctx.notes.push(format!("round {round}: {e}")),
-        Ok(mut running) => {
-            if round == 1 {
-                ctx.commands.push(format!(
-                    "# {name}, {} services\n{}",
-                    opts.small,
-                    running.argv.join(" ")
-                ));
-            }
-            std::thread::sleep(opts.settle);
-            read_memory(ctx, &running, round, "rss_small", "pss_small");
-            spawn_runs(
-                ctx,
-                &mut running,
-                SocketAddr::from(([127, 0, 0, 1], ports.start)),
-                round,
-            );
-            std::thread::sleep(opts.settle);
-            read_memory(ctx, &running, round, "rss_after", "");
-            if let Some(n) = running.stop() {
-                ctx.notes.push(format!("round {round}: {n}"));
-            }
-        }
-    }
-
-    let svc = ctx.services(opts.large_base..opts.large_base + opts.large);
-    let tag = format!("{name}-r{round}-large");
-    match daemon::start(d, &svc, &work, &tag, opts.startup_timeout) {
-        Err(e) => ctx.notes.push(format!("round {round}: {e}")),
-        Ok(mut running) => {
-            if round == 1 {
-                ctx.commands.push(format!(
-                    "# {name}, {} services\n{}",
-                    opts.large,
-                    running.argv.join(" ")
-                ));
-            }
-            std::thread::sleep(opts.settle);
-            read_memory(ctx, &running, round, "rss_large", "pss_large");
-            if let Some(n) = running.stop() {
-                ctx.notes.push(format!("round {round}: {n}"));
-            }
-        }
-    }
-}
-
-fn read_memory(ctx: &mut Ctx, running: &daemon::Running, round: usize, rss: &str, pss: &str) {
-    let name = running.kind.name();
-    match procfs::memory(running.pid) {
-        Ok(m) => {
-            progress(&format!(
-                "round {round} {name}: {rss} {:.2} MiB, Pss {:.2} MiB",
-                m.rss_kib as f64 / 1024.0,
-                m.pss_kib as f64 / 1024.0
-            ));
-            ctx.record(rss, running.kind, m.rss_kib as f64);
-            if !pss.is_empty() {
-                ctx.record(pss, running.kind, m.pss_kib as f64);
-            }
-        }
-        Err(e) => ctx.notes.push(format!(
-            "round {round}: {name}: reading /proc/{}: {e}",
-            running.pid
-        )),
-    }
-}
-
-fn spawn_runs(ctx: &mut Ctx, running: &mut daemon::Running, addr: SocketAddr, round: usize) {
-    let name = running.kind.name();
-    let kind = running.kind;
-    let opts = ctx.opts;
-    let expect = b"hello\n";
-    let warm = load::run(addr, 50, 1, expect, Duration::from_secs(30));
-    if warm.ok == 0 {
-        ctx.notes.push(format!(
-            "round {round}: {name}: warm-up failed, spawn runs skipped: {} of 50 connections failed, first error: {}{}",
-            warm.errors,
-            warm.first_error.unwrap_or_default(),
-            running.tails()
-        ));
-        return;
-    }
-    for &c in &opts.concurrency {
-        let before = procfs::cpu_ticks(running.pid).ok();
-        let r = load::run(addr, opts.connections, c, expect, opts.run_timeout);
-        let after = procfs::cpu_ticks(running.pid).ok();
-        let p50 = stats::percentile(&r.latencies_us, 50.0);
-        let p99 = stats::percentile(&r.latencies_us, 99.0);
-        progress(&format!(
-            "round {round} {name} c={c}: {} ok, {} errors, {:.0} conn/s, p50 {} µs, p99 {} µs",
-            r.ok,
-            r.errors,
-            r.conn_per_sec(),
-            p50.unwrap_or(0),
-            p99.unwrap_or(0)
-        ));
-        if r.errors > 0 || r.aborted {
-            ctx.notes.push(format!(
-                "round {round}: {name} c={c}: {} of {} connections failed{}; first error: {}",
-                r.errors,
-                opts.connections,
-                if r.aborted {
-                    ", run cut short (deadline or error budget)"
-                } else {
-                    ""
-                },
-                r.first_error.clone().unwrap_or_default()
-            ));
-        }
-        if !running.alive() {
-            ctx.notes.push(format!(
-                "round {round}: {name} died during the c={c} run{}",
-                running.tails()
-            ));
-        }
-        if r.ok == 0 {
-            continue;
-        }
-        ctx.record(&format!("rate{c}"), kind, r.conn_per_sec());
-        if let (Some(p50), Some(p99)) = (p50, p99) {
-            ctx.record(&format!("p50_{c}"), kind, p50 as f64);
-            ctx.record(&format!("p99_{c}"), kind, p99 as f64);
-        }
-        if let (Some(b), Some(a)) = (before, after) {
-            let micros = (a.saturating_sub(b)) as f64 * 1e6 / ctx.hz as f64;
-            ctx.record(&format!("cpu{c}"), kind, micros / r.ok as f64);
-        }
-    }
-}
-
-fn progress(msg: &str) {
+pub fn progress(msg: &str) {
     eprintln!("superd-bench: {msg}");
 }
 
@@ -631,24 +516,38 @@ mod tests {
     fn defaults_match_the_readme() {
         let o = parse_args(&[]).unwrap();
         assert_eq!(
-            (o.connections, o.rounds, o.small, o.large),
-            (2000, 3, 10, 1000)
+            (o.connections, o.rounds, o.small, o.large, o.reloads),
+            (2000, 3, 5, 1000, 20)
         );
-        assert_eq!(o.concurrency, vec![1, 32]);
+        assert_eq!(o.concurrency, vec![1, 8, 32]);
         assert_eq!(o.startup_timeout, Duration::from_secs(5));
+        assert_eq!(o.figures.len(), FIGURES.len());
+        assert!(o.skip.is_empty());
+    }
+
+    #[test]
+    fn quick_sets_small_defaults_that_later_flags_override() {
+        let o = parse_args(&args("--quick -n 100")).unwrap();
+        assert_eq!((o.rounds, o.connections, o.reloads), (1, 100, 5));
     }
 
     #[test]
     fn flags_override_and_bad_values_are_errors() {
-        let o = parse_args(&args("-n 500 --concurrency 1,4,8 --no-xinetd --superd /x")).unwrap();
+        let o = parse_args(&args(
+            "-n 500 --concurrency 1,4,8 --no-xinetd --no-socket-activate --superd /x --tcpserver /t --figures spawn,reload",
+        ))
+        .unwrap();
         assert_eq!(o.connections, 500);
         assert_eq!(o.concurrency, vec![1, 4, 8]);
-        assert!(o.no_xinetd);
-        assert_eq!(o.superd, Some(PathBuf::from("/x")));
+        assert!(o.skip.contains(&Kind::Xinetd) && o.skip.contains(&Kind::SocketActivate));
+        assert_eq!(o.path(Kind::Superd), Some(Path::new("/x")));
+        assert_eq!(o.path(Kind::Tcpserver), Some(Path::new("/t")));
+        assert!(o.wants("reload") && !o.wants("memory"));
         assert!(parse_args(&args("-n")).is_err());
         assert!(parse_args(&args("-n x")).is_err());
         assert!(parse_args(&args("--concurrency 0")).is_err());
         assert!(parse_args(&args("--bogus")).is_err());
-        assert!(parse_args(&args("--base-port 29995")).is_err());
+        assert!(parse_args(&args("--figures spawn,bogus")).is_err());
+        assert!(parse_args(&args("--base-port 30990")).is_err());
     }
 }

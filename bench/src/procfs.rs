@@ -31,7 +31,9 @@ pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
     parse_cpu_ticks(&stat).ok_or_else(|| io::Error::other("unparsable /proc/PID/stat"))
 }
 
-/// Ports with a TCP socket in LISTEN state, IPv4 or IPv6, any address.
+/// Ports with a TCP socket in LISTEN state that answers or blocks 127.0.0.1: bound to
+/// 127.0.0.1, 0.0.0.0, ::ffff:127.0.0.1 or ::. (Sockets on other loopback addresses, e.g. a
+/// test's 127.0.0.56:7, neither answer nor block the bench.)
 pub fn listening_ports() -> HashSet<u16> {
     let mut ports = HashSet::new();
     for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
@@ -40,6 +42,37 @@ pub fn listening_ports() -> HashSet<u16> {
         }
     }
     ports
+}
+
+/// Ports with a bound, unconnected UDP socket (state 07) on the addresses above.
+pub fn udp_ports() -> HashSet<u16> {
+    let mut ports = HashSet::new();
+    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+        if let Ok(text) = fs::read_to_string(file) {
+            ports.extend(parse_state(&text, "07"));
+        }
+    }
+    ports
+}
+
+/// Memory and CPU ticks summed over several processes (tcpserver and socket-activate run one
+/// per service). Pss adds up correctly; VmRSS counts shared pages once per process.
+pub fn memory_sum(pids: &[u32]) -> io::Result<Memory> {
+    let mut sum = Memory {
+        rss_kib: 0,
+        pss_kib: 0,
+    };
+    for &pid in pids {
+        let m = memory(pid)?;
+        sum.rss_kib += m.rss_kib;
+        sum.pss_kib += m.pss_kib;
+    }
+    Ok(sum)
+}
+
+/// utime + stime summed over `pids`.
+pub fn cpu_ticks_sum(pids: &[u32]) -> io::Result<u64> {
+    pids.iter().map(|&p| cpu_ticks(p)).sum()
 }
 
 /// The value of a `Name:   1234 kB` line.
@@ -61,16 +94,32 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Local addresses, as /proc/net/{tcp,udp}{,6} print them, that 127.0.0.1 reaches.
+const LOCAL_127_0_0_1: [&str; 4] = [
+    "0100007F",
+    "00000000",
+    "0000000000000000FFFF00000100007F",
+    "00000000000000000000000000000000",
+];
+
 /// Local ports of LISTEN (state 0A) lines in the text of /proc/net/tcp or tcp6.
 pub fn parse_listening(text: &str) -> impl Iterator<Item = u16> + '_ {
-    text.lines().skip(1).filter_map(|line| {
+    parse_state(text, "0A")
+}
+
+/// Local ports of the lines in `state` of /proc/net/{tcp,udp}{,6} text.
+fn parse_state<'a>(text: &'a str, wanted: &'a str) -> impl Iterator<Item = u16> + 'a {
+    text.lines().skip(1).filter_map(move |line| {
         let mut cols = line.split_whitespace();
         let local = cols.nth(1)?;
         let state = cols.nth(1)?;
-        if state != "0A" {
+        if state != wanted {
             return None;
         }
-        let port = local.rsplit(':').next()?;
+        let (ip, port) = local.rsplit_once(':')?;
+        if !LOCAL_127_0_0_1.contains(&ip) {
+            return None;
+        }
         u16::from_str_radix(port, 16).ok()
     })
 }
@@ -100,7 +149,8 @@ mod tests {
         let text = "  sl  local_address rem_address   st tx_queue rx_queue\n\
    0: 0100007F:5209 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n\
    1: 0100007F:D6F4 0100007F:5209 06 00000000:00000000 03:00000F4A 00000000 0 0 0\n\
-   2: 00000000:7530 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2\n";
+   2: 00000000:7530 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 2\n\
+   3: 3800007F:0007 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 3\n";
         let ports: Vec<u16> = parse_listening(text).collect();
         assert_eq!(ports, vec![21001, 30000]);
     }

@@ -1,5 +1,5 @@
-//! Samples → Markdown: one table of medians over rounds with superd's ratios to xinetd and to
-//! the ceiling, one table of every round's value, then notes and the exact commands. Pure.
+//! Samples → Markdown: one table of medians over rounds with superd's ratio to every other
+//! program (one column each), one table of every round's value, then notes and the exact commands. Pure.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,6 +21,11 @@ pub enum Unit {
     Micros,
     /// Stored in KiB, printed in MiB.
     Kib,
+    Millis,
+    Count,
+    Percent,
+    /// Stored in MB/s (10^6 bytes).
+    MBps,
 }
 
 /// One line of the table.
@@ -51,6 +56,11 @@ fn fmt_value(v: f64, unit: Unit) -> String {
         Unit::Micros if v < 100.0 => format!("{v:.1} µs"),
         Unit::Micros => format!("{v:.0} µs"),
         Unit::Kib => format!("{:.2} MiB", v / 1024.0),
+        Unit::Millis if v < 10.0 => format!("{v:.2} ms"),
+        Unit::Millis => format!("{v:.0} ms"),
+        Unit::Count => format!("{v:.0}"),
+        Unit::Percent => format!("{v:.1} %"),
+        Unit::MBps => format!("{v:.0} MB/s"),
     }
 }
 
@@ -81,12 +91,18 @@ pub fn markdown(r: &Report) -> String {
          \"—\" means not measured (see Notes).\n\n",
     );
     let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+    let others = &Kind::ALL[1..];
+    let ratio_titles: Vec<String> = others
+        .iter()
+        .map(|k| format!("superd ÷ {}", k.name()))
+        .collect();
     let _ = writeln!(
         s,
-        "| Figure | better | {} | superd ÷ xinetd | superd ÷ ceiling |",
-        names.join(" | ")
+        "| Figure | better | {} | {} |",
+        names.join(" | "),
+        ratio_titles.join(" | ")
     );
-    s.push_str("|---|---|---|---|---|---|---|\n");
+    let _ = writeln!(s, "|---|---|{}", "---|".repeat(names.len() + others.len()));
     for row in &r.rows {
         let med: Vec<Option<f64>> = Kind::ALL
             .iter()
@@ -96,23 +112,23 @@ pub fn markdown(r: &Report) -> String {
             .iter()
             .map(|m| m.map_or("—".to_string(), |v| fmt_value(v, row.unit)))
             .collect();
+        let ratios: Vec<String> = med[1..].iter().map(|&m| ratio(med[0], m)).collect();
         let better = match row.better {
             Better::Higher => "higher",
             Better::Lower => "lower",
         };
         let _ = writeln!(
             s,
-            "| {} | {better} | {} | {} | {} |",
+            "| {} | {better} | {} | {} |",
             row.label,
             cells.join(" | "),
-            ratio(med[0], med[1]),
-            ratio(med[0], med[2]),
+            ratios.join(" | "),
         );
     }
 
     s.push_str("\n## Every round\n\n");
     let _ = writeln!(s, "| Figure | {} |", names.join(" | "));
-    s.push_str("|---|---|---|---|\n");
+    let _ = writeln!(s, "|---|{}", "---|".repeat(names.len()));
     for row in &r.rows {
         let cells: Vec<String> = Kind::ALL
             .iter()
@@ -173,10 +189,10 @@ mod tests {
         };
         let md = markdown(&r);
         assert!(
-            md.contains("| spawn c=1: connections/s | higher | 1000/s | 800/s | — | 1.25× | — |")
+            md.contains("| spawn c=1: connections/s | higher | 1000/s | 800/s | — | — | — | — | 1.25× | — | — | — | — |")
         );
         assert!(md.contains(
-            "| spawn c=1: connections/s | 900/s, 1000/s, 1100/s | 800/s, 500/s, 900/s | — |"
+            "| spawn c=1: connections/s | 900/s, 1000/s, 1100/s | 800/s, 500/s, 900/s | — | — | — | — |"
         ));
         assert!(md.contains("- ceiling: skipped"));
     }

@@ -1,9 +1,11 @@
-//! Getting the programs to measure: the tiny server (gcc), the `ceiling` binary and superd
-//! (cargo, release), and xinetd (PATH, or `apt-get download` + `dpkg -x` into a cache dir).
+//! Getting the programs to measure: the tiny servers (gcc), the `ceiling` binary and superd
+//! (cargo, release), and the peers: xinetd, openbsd-inetd and tcpserver (PATH, or
+//! `apt-get download` + `dpkg -x` into a cache dir, never installed as services) and
+//! systemd-socket-activate (PATH).
 //!
 //! Each step returns either a ready `Daemon`/path or a one-paragraph reason, which the report
 //! prints; nothing here starts a service or writes outside the bench's work directory, except
-//! `apt-get install libwrap0 libtirpc3` when xinetd needs them and we are root.
+//! `apt-get install` of a peer's missing shared libraries when we are root.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -75,17 +77,19 @@ pub struct Tiny {
     pub linkage: &'static str,
 }
 
-/// Compiles tiny.c, statically if the static libc is installed, else dynamically.
-pub fn build_tiny(src: &Path, work: &Path) -> Result<Tiny, String> {
-    let out = work.join("tiny");
-    let log = work.join("tiny-build.log");
+/// Compiles tiny.c into `work/NAME` with `defines` (e.g. `-DDELAY_MS=50`), statically if the
+/// static libc is installed, else dynamically.
+pub fn build_tiny(src: &Path, work: &Path, name: &str, defines: &[&str]) -> Result<Tiny, String> {
+    let out = work.join(name);
+    let log = work.join(format!("{name}-build.log"));
     let mut first_err = String::new();
     for (flags, linkage) in [
         (&["-O2", "-static"][..], "static"),
         (&["-O2"][..], "dynamic"),
     ] {
         let mut cmd = Command::new("gcc");
-        cmd.args(flags).arg("-o").arg(&out).arg(src);
+        cmd.args(flags).args(defines).arg("-o").arg(&out).arg(src);
+        let flags: Vec<&str> = flags.iter().chain(defines).copied().collect();
         let command = format!(
             "gcc {} -o {} {}",
             flags.join(" "),
@@ -252,15 +256,15 @@ pub fn xinetd(
     let mut steps = Vec::new();
     let bin = match explicit {
         Some(p) => p.to_path_buf(),
-        None => match installed_xinetd() {
+        None => match on_path("xinetd") {
             Some(p) => p,
-            None => unpacked_xinetd(cache, work, root, &mut steps)?,
+            None => unpacked("xinetd", "usr/sbin/xinetd", cache, work, root, &mut steps)?.0,
         },
     };
     if !bin.is_file() {
         return Err(format!("xinetd binary {} not found", bin.display()));
     }
-    ensure_libs(work, root, &mut steps)?;
+    ensure_libs(&XINETD_LIBS, "xinetd", work, root, &mut steps)?;
     // `xinetd -version` prints e.g. "2.3.15.3 libwrap loadavg" and may exit non-zero.
     let log = work.join("xinetd-version.out");
     let _ = run_logged(
@@ -292,76 +296,204 @@ pub fn xinetd(
     })
 }
 
-fn installed_xinetd() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|d| d.join("xinetd"))
-        .find(|p| p.is_file())
-}
-
-fn unpacked_xinetd(
+/// `pkg`'s `rel_bin` from the Debian package unpacked into `cache` (downloaded with
+/// `apt-get download` if no .deb is there yet); returns the binary and the .deb's name.
+fn unpacked(
+    pkg: &str,
+    rel_bin: &str,
     cache: &Path,
     work: &Path,
     root: bool,
     steps: &mut Vec<String>,
-) -> Result<PathBuf, String> {
-    let bin = cache.join("root/usr/sbin/xinetd");
+) -> Result<(PathBuf, String), String> {
+    let bin = cache.join("root").join(rel_bin);
+    let deb_name = |deb: &Path| {
+        deb.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().replace("%3a", ":"))
+    };
     if bin.is_file() {
         steps.push(format!("reused {} (unpacked earlier)", bin.display()));
-        return Ok(bin);
+        let name = find_deb(cache, pkg).map_or(String::new(), |d| deb_name(&d));
+        return Ok((bin, name));
     }
     fs::create_dir_all(cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    let deb = match find_deb(cache) {
+    let deb = match find_deb(cache, pkg) {
         Some(deb) => deb,
         None => {
             let mut download = Command::new("apt-get");
-            download.args(["download", "xinetd"]).current_dir(cache);
-            let log = work.join("xinetd-download.log");
+            download.args(["download", pkg]).current_dir(cache);
+            let log = work.join(format!("{pkg}-download.log"));
             if let Err(first) = run_logged(&mut download, &log, Duration::from_secs(300)) {
                 // Stale or missing package lists: only root can refresh them.
                 if !root {
-                    return Err(format!("apt-get download xinetd failed: {first}"));
+                    return Err(format!("apt-get download {pkg} failed: {first}"));
                 }
                 apt_update(work)?;
                 run_logged(&mut download, &log, Duration::from_secs(300))
-                    .map_err(|e| format!("apt-get download xinetd failed: {e}"))?;
+                    .map_err(|e| format!("apt-get download {pkg} failed: {e}"))?;
             }
             steps.push(format!(
-                "(cd {} && apt-get download xinetd)",
+                "(cd {} && apt-get download {pkg})",
                 cache.display()
             ));
-            find_deb(cache).ok_or("apt-get download xinetd produced no .deb")?
+            find_deb(cache, pkg).ok_or(format!("apt-get download {pkg} produced no .deb"))?
         }
     };
     let dest = cache.join("root");
     run_logged(
         Command::new("dpkg").arg("-x").arg(&deb).arg(&dest),
-        &work.join("xinetd-unpack.log"),
+        &work.join(format!("{pkg}-unpack.log")),
         Duration::from_secs(60),
     )?;
     steps.push(format!("dpkg -x {} {}", deb.display(), dest.display()));
-    Ok(bin)
+    if !bin.is_file() {
+        return Err(format!("{} has no {rel_bin}", deb.display()));
+    }
+    Ok((bin, deb_name(&deb)))
 }
 
-fn find_deb(dir: &Path) -> Option<PathBuf> {
+fn find_deb(dir: &Path, pkg: &str) -> Option<PathBuf> {
+    let prefix = format!("{pkg}_");
     let mut debs: Vec<PathBuf> = fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("xinetd_") && n.ends_with(".deb"))
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
         })
         .collect();
     debs.sort();
     debs.pop()
 }
 
+/// A peer found or unpacked, and the steps it took, for the report.
+pub struct Peer {
+    pub daemon: Daemon,
+    pub steps: Vec<String>,
+}
+
+/// The first program named `name` on PATH or in /usr/sbin.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+const INETD_LIBS: [&str; 5] = [
+    "libbsd0",
+    "libevent-2.1-7",
+    "libsystemd0",
+    "libtirpc3",
+    "libwrap0",
+];
+
+/// `--openbsd-inetd PATH`, else Debian's openbsd-inetd unpacked into `cache` (its `inetd` on
+/// PATH may be another implementation, so PATH is not searched).
+pub fn openbsd_inetd(
+    explicit: Option<&Path>,
+    cache: &Path,
+    work: &Path,
+    root: bool,
+) -> Result<Peer, String> {
+    let mut steps = Vec::new();
+    let (bin, version) = match explicit {
+        Some(p) => (p.to_path_buf(), format!("given {}", p.display())),
+        None => {
+            let (bin, deb) = unpacked(
+                "openbsd-inetd",
+                "usr/sbin/inetd",
+                cache,
+                work,
+                root,
+                &mut steps,
+            )?;
+            (bin, format!("Debian {deb}"))
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    ensure_libs(&INETD_LIBS, "openbsd-inetd", work, root, &mut steps)?;
+    Ok(Peer {
+        daemon: Daemon {
+            kind: Kind::OpenbsdInetd,
+            bin,
+            version,
+        },
+        steps,
+    })
+}
+
+/// `--tcpserver PATH`, else `tcpserver` on PATH, else Debian's ucspi-tcp unpacked into `cache`.
+pub fn tcpserver(
+    explicit: Option<&Path>,
+    cache: &Path,
+    work: &Path,
+    root: bool,
+) -> Result<Peer, String> {
+    let mut steps = Vec::new();
+    let (bin, version) = match explicit
+        .map(Path::to_path_buf)
+        .or_else(|| on_path("tcpserver"))
+    {
+        Some(p) => (p.clone(), format!("found {}", p.display())),
+        None => {
+            let (bin, deb) = unpacked(
+                "ucspi-tcp",
+                "usr/bin/tcpserver",
+                cache,
+                work,
+                root,
+                &mut steps,
+            )?;
+            (bin, format!("Debian {deb}"))
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    Ok(Peer {
+        daemon: Daemon {
+            kind: Kind::Tcpserver,
+            bin,
+            version,
+        },
+        steps,
+    })
+}
+
+/// `--socket-activate PATH`, else `systemd-socket-activate` on PATH (part of systemd).
+pub fn socket_activate(explicit: Option<&Path>, work: &Path) -> Result<Peer, String> {
+    let bin = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| on_path("systemd-socket-activate"))
+        .ok_or("systemd-socket-activate not found on PATH (it ships with systemd)")?;
+    let version = capture(Command::new(&bin).arg("--version"), work, "socket-activate")
+        .map(|v| v.lines().next().unwrap_or("").to_string())
+        .map_err(|e| format!("{} --version: {e}", bin.display()))?;
+    Ok(Peer {
+        daemon: Daemon {
+            kind: Kind::SocketActivate,
+            bin,
+            version,
+        },
+        steps: Vec::new(),
+    })
+}
+
 const XINETD_LIBS: [&str; 2] = ["libwrap0", "libtirpc3"];
 
-fn ensure_libs(work: &Path, root: bool, steps: &mut Vec<String>) -> Result<(), String> {
-    let missing: Vec<&str> = XINETD_LIBS
+fn ensure_libs(
+    libs: &[&str],
+    who: &str,
+    work: &Path,
+    root: bool,
+    steps: &mut Vec<String>,
+) -> Result<(), String> {
+    let missing: Vec<&str> = libs
         .iter()
         .copied()
         .filter(|pkg| {
@@ -379,26 +511,26 @@ fn ensure_libs(work: &Path, root: bool, steps: &mut Vec<String>) -> Result<(), S
     }
     if !root {
         return Err(format!(
-            "xinetd needs {} (not installed) and installing them needs root; run `apt-get install -y {}` as root, or pass --no-xinetd",
+            "{who} needs {} (not installed) and installing them needs root; run `apt-get install -y {}` as root, or pass --no-{who}",
             missing.join(", "),
-            XINETD_LIBS.join(" ")
+            libs.join(" ")
         ));
     }
     let install = || {
         run_logged(
             Command::new("apt-get")
                 .args(["install", "-y", "--no-install-recommends"])
-                .args(XINETD_LIBS)
+                .args(libs)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
-            &work.join("xinetd-libs.log"),
+            &work.join(format!("{who}-libs.log")),
             Duration::from_secs(600),
         )
     };
     if install().is_err() {
         apt_update(work)?;
-        install().map_err(|e| format!("installing xinetd's libraries failed: {e}"))?;
+        install().map_err(|e| format!("installing {who}'s libraries failed: {e}"))?;
     }
-    steps.push(format!("apt-get install -y {}", XINETD_LIBS.join(" ")));
+    steps.push(format!("apt-get install -y {}", libs.join(" ")));
     Ok(())
 }
 

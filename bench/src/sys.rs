@@ -16,6 +16,7 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+pub const SIGHUP: c_int = 1;
 pub const SIGKILL: c_int = 9;
 pub const SIGTERM: c_int = 15;
 const SIGPIPE: c_int = 13;
@@ -23,6 +24,9 @@ const SIG_DFL: usize = 0;
 const RLIMIT_NOFILE: c_int = 7;
 const SC_CLK_TCK: c_int = 2;
 const WNOHANG: c_int = 1;
+const SOL_SOCKET: c_int = 1;
+const SO_RCVBUF: c_int = 8;
+const SO_RCVBUFFORCE: c_int = 33;
 pub const POLLIN: c_short = 1;
 
 /// `struct rlimit`; rlim_t is 64 bits on the 64-bit Linux targets the bench runs on.
@@ -54,6 +58,20 @@ extern "C" {
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
     fn signal(signum: c_int, handler: usize) -> usize;
+    fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_int, len: u32) -> c_int;
+}
+
+/// Asks for a receive buffer of `bytes` on socket `fd`: SO_RCVBUFFORCE (root may exceed
+/// net.core.rmem_max), else SO_RCVBUF (capped by rmem_max).
+pub fn set_rcvbuf(fd: RawFd, bytes: i32) -> io::Result<()> {
+    for opt in [SO_RCVBUFFORCE, SO_RCVBUF] {
+        // SAFETY: value points to one c_int and len is its size; fd is a socket we own.
+        let r = unsafe { setsockopt(fd, SOL_SOCKET, opt, &bytes, 4) };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    Err(io::Error::last_os_error())
 }
 
 /// Sends `sig` to exactly one process, named by the pid we spawned it with.
