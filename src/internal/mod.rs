@@ -9,8 +9,8 @@
 //! Invariants:
 //! * **Never blocks.** Every socket call is expected to be nonblocking; `WouldBlock` ends a turn,
 //!   `Interrupted` is retried, any other error closes the session.
-//! * **Bounded memory per session**, whatever the peer does: echo holds at most one 4 KiB
-//!   buffer and stops reading while any of it is unsent; chargen writes straight from a static
+//! * **Bounded memory per session**, whatever the peer does: echo holds one buffer (4 KiB,
+//!   64 KiB once a read fills it) and stops reading while any of it is unsent; chargen writes straight from a static
 //!   table (no buffer at all); daytime/time hold their reply inline (≤ 64 bytes); discard owns
 //!   nothing.
 //! * **Bounded work per turn:** one `drive` call moves at most [`TURN_BUDGET`] bytes, then
@@ -46,7 +46,7 @@ mod stream;
 pub use chargen::{Chargen, DGRAM_LEN, LINE_CHARS, LINE_LEN};
 pub use clock::{daytime, daytime_text, time_bytes, Daytime, TZ_ABBR_MAX};
 pub use dgram::{dgram_reply, dgram_reply_with_clock, udp_source_port_suspect, DGRAM_ECHO_MAX};
-pub use stream::{Step, StreamSession, ECHO_BUF, TURN_BUDGET};
+pub use stream::{Step, StreamSession, ECHO_BUF, ECHO_BUF_MAX, TURN_BUDGET};
 
 /// One internal service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

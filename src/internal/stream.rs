@@ -32,15 +32,18 @@ use super::clock::{daytime, time_bytes, unix_secs};
 use super::Builtin;
 use crate::clock::LocalTime;
 
-/// Size of an echo session's buffer: the most superd holds for one client.
+/// Size of an echo session's buffer at first.
 pub const ECHO_BUF: usize = 4096;
+/// What an echo buffer grows to once a read fills it (a bulk transfer): the most superd holds
+/// for one client. Fewer, larger reads and writes make bulk echo several times faster.
+pub const ECHO_BUF_MAX: usize = 64 * 1024;
 
 /// Bytes one `drive` call may move (read plus written) before it returns `Wait` to let other
 /// sessions run, though the socket is still ready (see the module header).
-pub const TURN_BUDGET: usize = 64 * 1024;
+pub const TURN_BUDGET: usize = 128 * 1024;
 
 /// Scratch space on the stack for reads whose data is dropped.
-const SCRATCH: usize = 4096;
+const SCRATCH: usize = 16 * 1024;
 
 /// Capacity of a daytime/time reply (daytime is at most 57 bytes).
 const REPLY_CAP: usize = 64;
@@ -74,7 +77,8 @@ enum End {
 
 enum State {
     Echo {
-        buf: Box<[u8; ECHO_BUF]>,
+        /// `ECHO_BUF` bytes, grown to `ECHO_BUF_MAX` by the first read that fills it.
+        buf: Box<[u8]>,
         /// Unsent bytes are `buf[start..end]`.
         start: usize,
         end: usize,
@@ -130,7 +134,7 @@ impl StreamSession {
     pub fn with_clock(builtin: Builtin, unix_secs: i64, local: &LocalTime) -> StreamSession {
         let state = match builtin {
             Builtin::Echo => State::Echo {
-                buf: Box::new([0; ECHO_BUF]),
+                buf: vec![0; ECHO_BUF].into_boxed_slice(),
                 start: 0,
                 end: 0,
                 eof: false,
@@ -178,7 +182,7 @@ impl StreamSession {
         matches!(self.state, State::Done(End::Clean))
     }
 
-    /// Bytes received but not yet sent back (echo only; at most [`ECHO_BUF`]).
+    /// Bytes received but not yet sent back (echo only; at most [`ECHO_BUF_MAX`]).
     pub fn buffered(&self) -> usize {
         match self.state {
             State::Echo { start, end, .. } => end - start,
@@ -278,7 +282,7 @@ fn reply(bytes: &[u8]) -> State {
 
 fn drive_echo<S: Read + Write>(
     sock: &mut S,
-    buf: &mut [u8; ECHO_BUF],
+    buf: &mut Box<[u8]>,
     start: &mut usize,
     end: &mut usize,
     eof: &mut bool,
@@ -297,6 +301,9 @@ fn drive_echo<S: Read + Write>(
                 Io::WouldBlock => return WAIT_WRITE,
                 Io::Eof | Io::Failed => return Outcome::End(End::Abort),
             }
+        }
+        if *end == buf.len() && buf.len() < ECHO_BUF_MAX {
+            *buf = vec![0; ECHO_BUF_MAX].into_boxed_slice();
         }
         *start = 0;
         *end = 0;
@@ -466,7 +473,7 @@ mod tests {
             }
         }
         assert!(stalled, "echo never stopped reading");
-        assert!(s.buffered() > 0 && s.buffered() <= ECHO_BUF);
+        assert!(s.buffered() > 0 && s.buffered() <= ECHO_BUF_MAX);
 
         // The session no longer reads, so the client's writes soon block: bounded memory.
         let mut client_blocked = false;
@@ -482,7 +489,7 @@ mod tests {
             assert_eq!(s.drive(&mut server), WAIT_W);
         }
         assert!(client_blocked, "client could write without limit");
-        assert!(s.buffered() <= ECHO_BUF);
+        assert!(s.buffered() <= ECHO_BUF_MAX);
 
         // Once the client reads, everything comes back, byte for byte.
         client.shutdown(Shutdown::Write).unwrap();

@@ -59,7 +59,35 @@ pub fn open(spec: &ListenSpec) -> io::Result<Socket> {
         sock.listen(BACKLOG)?;
     }
     sock.set_nonblocking(spec.nonblocking)?;
+    if spec.socket_type == SocketType::Dgram && spec.nonblocking {
+        // An internal datagram service: superd answers every queued datagram, so let a burst
+        // queue instead of being dropped by the kernel (the default holds ~200 small ones).
+        grow_receive_buffer(&sock, DGRAM_RCVBUF);
+    }
     Ok(sock)
+}
+
+/// Receive buffer of the datagram sockets superd serves itself: a limit on what the kernel may
+/// queue (memory is used only by queued datagrams), about 3,000 small datagrams.
+pub const DGRAM_RCVBUF: usize = 4 << 20;
+
+/// Raises a socket's receive buffer to `bytes`: past `net.core.rmem_max` when superd is root
+/// (`SO_RCVBUFFORCE`), else as far as that limit allows.
+fn grow_receive_buffer(sock: &Socket, bytes: usize) {
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: plain setsockopt on a valid fd with a correctly sized int option.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        let _ = sock.set_recv_buffer_size(bytes);
+    }
 }
 
 /// Accepts one connection. `Ok(None)` when none is pending. The new socket is blocking and
