@@ -7,22 +7,30 @@
 //! umask while still privileged; supplementary groups, gid, uid; default signal dispositions and
 //! an empty signal mask; `chdir("/")`; exec.
 //!
-//! The parent is suspended only while the child runs its checklist (until `execve` or `_exit`)
-//! and never reads a result: a child that fails a step writes one small [`ChildFailure`] record
-//! into a close-on-exec pipe shared by all children and exits; the event loop reads the pipe and
-//! logs the reason, so a missing binary costs the daemon no extra round trip.
-//! The child is started like glibc's posix_spawn does it: `clone(CLONE_VM | CLONE_VFORK)` on a
-//! stack of its own, so the daemon's memory is neither copied nor made copy-on-write.
+//! The parent never waits for the child and never reads a result: a child that fails a step
+//! writes one small [`ChildFailure`] record into a close-on-exec pipe shared by all children and
+//! exits; the event loop reads the pipe and logs the reason, so a missing binary costs the daemon
+//! no extra round trip.
+//! The child is started with `clone(CLONE_VM | CLONE_CHILD_CLEARTID)` on a stack of its own: it
+//! shares the daemon's memory, so nothing is copied or made copy-on-write (what vfork and glibc's
+//! posix_spawn save too), but unlike vfork the daemon is not suspended until the exec, so a child
+//! that waits for a CPU does not hold up every other client. What the child reads is kept alive
+//! until the kernel clears a word at its exec or exit (see [`spawn`]). The only thing the child
+//! writes in shared memory is `errno`, and only on a failing step, just before it reports and
+//! exits.
 //! This and the socket module are the only places with `unsafe`: `clone` and the calls after it
 //! cannot be expressed with std's `Command` without giving up the non-blocking parent (std waits
 //! for the exec through its own pipe) and the exact step order above.
 #![allow(unsafe_code)]
 
+use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -148,6 +156,12 @@ const REPORT_LEN: usize = 9;
 pub struct FailurePipe {
     read: File,
     write: OwnedFd,
+    /// Children that may still be running in superd's memory (see `spawn`). Boxed on purpose:
+    /// the child holds pointers into its `Launch`, which must not move when the list grows.
+    #[allow(clippy::vec_box)]
+    launches: RefCell<Vec<Box<Launch>>>,
+    /// Stacks of finished children, for the next ones.
+    spare: RefCell<Vec<Stack>>,
 }
 
 impl FailurePipe {
@@ -161,7 +175,45 @@ impl FailurePipe {
         Ok(FailurePipe {
             read,
             write: OwnedFd::from(w),
+            launches: RefCell::new(Vec::new()),
+            spare: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Frees what children that have exec'd or exited no longer use. Called before every
+    /// spawn and after reaping, so at most the children still between clone and exec hold one.
+    pub fn sweep(&self) {
+        let mut launches = self.launches.borrow_mut();
+        let mut i = 0;
+        while i < launches.len() {
+            if launches[i].in_use.load(Ordering::Acquire) == 0 {
+                let done = launches.swap_remove(i);
+                self.recycle(done.stack);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// A stack for a new child: a spare one, or a new mapping.
+    fn stack(&self) -> io::Result<Stack> {
+        match self.spare.borrow_mut().pop() {
+            Some(s) => Ok(s),
+            None => Stack::new(),
+        }
+    }
+
+    /// Keeps the stack of a launch no child uses any more if few are spare, else unmaps it.
+    fn recycle(&self, stack: Stack) {
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < SPARE_STACKS {
+            spare.push(stack);
+        }
+    }
+
+    /// Children not yet known to have left superd's memory (tests).
+    pub fn launches(&self) -> usize {
+        self.launches.borrow().len()
     }
 
     pub fn read_fd(&self) -> RawFd {
@@ -195,12 +247,20 @@ impl FailurePipe {
 /// Starts `plan` with `conn` on fds 0, 1 and 2. `remote_host` becomes `REMOTE_HOST` in the
 /// environment (as xinetd sets it). Returns the child's pid; failures after the clone are reported
 /// through `failures`.
+///
+/// The child shares superd's memory (`CLONE_VM`: nothing is copied, as with vfork) but superd
+/// does not wait for it (no `CLONE_VFORK`): the loop goes on accepting while the child runs its
+/// checklist, which matters when the machine is busy and the child waits for a CPU. Everything
+/// the child reads lives in a [`Launch`] kept by `failures` until the kernel reports that the
+/// child has left superd's memory (`CLONE_CHILD_CLEARTID` clears a word when the child execs or
+/// exits); `sweep` frees those.
 pub fn spawn(
-    plan: &ExecPlan,
+    plan: &Rc<ExecPlan>,
     conn: RawFd,
     remote_host: Option<&str>,
     failures: &FailurePipe,
 ) -> io::Result<Pid> {
+    failures.sweep();
     // Built here, before the clone: the child must not allocate.
     let remote = remote_host.and_then(|h| CString::new(format!("REMOTE_HOST={h}")).ok());
     let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(plan.env.len() + 2);
@@ -209,42 +269,43 @@ pub fn spawn(
         envp.push(r.as_ptr());
     }
     envp.push(std::ptr::null());
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|s| s.as_ptr()).collect();
+    let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(plan.argv.len() + 1);
+    argv.extend(plan.argv.iter().map(|s| s.as_ptr()));
     argv.push(std::ptr::null());
-    let groups: &[libc::gid_t] = plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
-    let args = ChildArgs {
-        plan,
+    let launch = Box::new(Launch {
+        in_use: AtomicI32::new(1),
+        plan: plan.clone(),
+        _remote: remote,
+        argv,
+        envp,
         conn,
-        argv: &argv,
-        envp: &envp,
-        groups,
         report_fd: failures.write.as_raw_fd(),
-    };
-    // The child runs on its own small stack, in superd's memory (CLONE_VM) while superd waits
-    // (CLONE_VFORK) until it has exec'd or exited: no page tables are copied and no
-    // copy-on-write faults follow, which is most of what a fork costs the daemon. The stack is
-    // only reserved, never initialised: the child touches a few hundred bytes of it.
-    let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
-    // SAFETY: the pointer is one past the end of the reserved block; stacks grow down.
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
-    let top = (top as usize & !15) as *mut libc::c_void; // 16-byte aligned, as the ABI wants
-                                                         // Every signal is blocked across the clone, so no handler of superd's can run in the
-                                                         // child while it shares superd's memory; the child resets dispositions, then unblocks.
-                                                         // SAFETY: plain sigset manipulation on local variables.
+        stack: failures.stack()?,
+    });
+    let top = launch.stack.top();
+    // Every signal is blocked across the clone, so no handler of superd's can run in the
+    // child while it shares superd's memory; the child resets dispositions, then unblocks.
+    // SAFETY: plain sigset manipulation on local variables.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    // SAFETY: `child_entry` only makes async-signal-safe system calls on memory prepared
-    // above, which stays alive because superd is suspended until the child execs or exits.
+    let arg: *const Launch = &*launch;
+    let tid = launch.in_use.as_ptr();
+    // SAFETY: `child_entry` only makes system calls and reads the `Launch`, which is neither
+    // moved (boxed) nor changed nor freed until the kernel clears `in_use` (the child has
+    // exec'd or exited; see `FailurePipe::sweep`).
     let pid = unsafe {
         libc::clone(
             child_entry,
             top,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&args as *const ChildArgs).cast_mut().cast(),
+            libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD,
+            arg.cast_mut().cast(),
+            std::ptr::null_mut::<libc::pid_t>(),
+            std::ptr::null_mut::<libc::c_void>(),
+            tid,
         )
     };
     let err = io::Error::last_os_error();
@@ -252,30 +313,88 @@ pub fn spawn(
     unsafe {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
-    drop(stack);
     if pid < 0 {
+        failures.recycle(launch.stack);
         return Err(err);
     }
+    failures.launches.borrow_mut().push(launch);
     Ok(Pid::from_raw(pid))
 }
 
 const CHILD_STACK: usize = 64 * 1024;
+/// Stacks kept for reuse: enough for the children of a busy moment; more are unmapped when
+/// freed, so a flood leaves no memory behind.
+const SPARE_STACKS: usize = 4;
 
-/// What the child needs, passed through `clone`'s argument pointer.
-struct ChildArgs<'a> {
-    plan: &'a ExecPlan,
+/// A child's stack: its own mapping (not heap memory), so that the pages a child touched go
+/// back to the system when it is unmapped, with an inaccessible guard page below it.
+struct Stack {
+    base: *mut libc::c_void,
+}
+
+const GUARD: usize = 4096;
+
+impl Stack {
+    fn new() -> io::Result<Stack> {
+        // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                GUARD + CHILD_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Stack { base };
+        // SAFETY: the lowest page of the mapping just made.
+        if unsafe { libc::mprotect(base, GUARD, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error()); // `stack` unmaps it
+        }
+        Ok(stack)
+    }
+
+    /// The initial stack pointer: the end of the mapping (stacks grow down), 16-byte aligned.
+    fn top(&self) -> *mut libc::c_void {
+        (self.base as usize + GUARD + CHILD_STACK) as *mut libc::c_void
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used by any child.
+        unsafe {
+            libc::munmap(self.base, GUARD + CHILD_STACK);
+        }
+    }
+}
+
+/// What one child reads until it execs: its stack, argv and envp, and the plan they point
+/// into. Boxed, so its address is stable; freed once `in_use` is 0.
+struct Launch {
+    /// Non-zero while the child may still use superd's memory; the kernel stores 0 here
+    /// (`CLONE_CHILD_CLEARTID`) when the child execs or exits.
+    in_use: AtomicI32,
+    plan: Rc<ExecPlan>,
+    /// Owns the `REMOTE_HOST=` string `envp` points to.
+    _remote: Option<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
     conn: RawFd,
-    argv: &'a [*const libc::c_char],
-    envp: &'a [*const libc::c_char],
-    groups: &'a [libc::gid_t],
     report_fd: RawFd,
+    stack: Stack,
 }
 
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `ChildArgs` that `spawn` keeps alive while it is suspended.
+    // SAFETY: `arg` is the `Launch` that superd keeps alive until this child leaves its memory.
     unsafe {
-        let a = &*(arg as *const ChildArgs);
-        child(a.plan, a.conn, a.argv, a.envp, a.groups, a.report_fd)
+        let a = &*(arg as *const Launch);
+        let groups: &[libc::gid_t] = a.plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
+        child(&a.plan, a.conn, &a.argv, &a.envp, groups, a.report_fd)
     }
 }
 
@@ -283,8 +402,9 @@ extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
 ///
 /// # Safety
 /// Must only be called in a freshly cloned child (sharing superd's memory, which it must not
-/// modify: it only makes system calls); pointers in `argv`/`envp` must be valid NUL-terminated
-/// arrays of C strings.
+/// modify: it only makes system calls; `errno` is written on a failing step only); pointers in
+/// `argv`/`envp` must be valid NUL-terminated arrays of C strings, kept alive by the caller
+/// until the child has exec'd or exited.
 unsafe fn child(
     plan: &ExecPlan,
     conn: RawFd,
@@ -341,14 +461,16 @@ unsafe fn child(
         libc::umask(m as libc::mode_t);
     }
     // 4. Credentials: groups, then gid, then uid (after uid nothing else can change).
+    // Raw system calls: glibc's wrappers would also try to change the credentials of
+    // superd's other threads (its setxid broadcast), which are not this process's threads.
     if let Some(c) = &plan.creds {
-        if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+        if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) < 0 {
             fail(Step::Setgroups, 1);
         }
-        if libc::setgid(c.gid) < 0 {
+        if libc::syscall(libc::SYS_setgid, c.gid) < 0 {
             fail(Step::Setgid, 1);
         }
-        if libc::setuid(c.uid) < 0 {
+        if libc::syscall(libc::SYS_setuid, c.uid) < 0 {
             fail(Step::Setuid, 1);
         }
     }
@@ -494,4 +616,57 @@ pub fn wait_all(pids: &mut Vec<Pid>, limit: Duration) -> Vec<(Pid, Exit)> {
         }
     }
     reaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(path: &CStr, args: &[&CStr]) -> Rc<ExecPlan> {
+        Rc::new(ExecPlan {
+            path: path.into(),
+            argv: args.iter().map(|a| (*a).into()).collect(),
+            env: std::sync::Arc::from(vec![c"PATH=/usr/bin:/bin".to_owned()]),
+            creds: None,
+            nice: None,
+            umask: None,
+            rlimits: Vec::new(),
+        })
+    }
+
+    /// Launch data outlives the spawn call and is freed once the children have exec'd; a
+    /// child that cannot exec reports why through the pipe.
+    #[test]
+    fn launches_are_kept_until_exec_and_failures_are_reported() {
+        let mut failures = FailurePipe::new().unwrap();
+        let devnull = File::open("/dev/null").unwrap();
+        let ok = plan(c"/bin/true", &[c"true"]);
+        let pids: Vec<Pid> = (0..20)
+            .map(|_| spawn(&ok, devnull.as_raw_fd(), Some("127.0.0.1"), &failures).unwrap())
+            .collect();
+        assert!(failures.launches() <= 20);
+        for pid in &pids {
+            assert_eq!(waitpid(*pid, None).unwrap(), WaitStatus::Exited(*pid, 0));
+        }
+        failures.sweep();
+        assert_eq!(failures.launches(), 0, "every child has exec'd and exited");
+
+        let missing = plan(c"/nonexistent/superd-test", &[c"x"]);
+        let pid = spawn(&missing, devnull.as_raw_fd(), None, &failures).unwrap();
+        assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 127));
+        let mut reports = Vec::new();
+        for _ in 0..100 {
+            reports = failures.drain();
+            if !reports.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].pid, pid.as_raw());
+        assert_eq!(reports[0].step, Step::Exec);
+        assert_eq!(reports[0].errno, libc::ENOENT);
+        failures.sweep();
+        assert_eq!(failures.launches(), 0);
+    }
 }

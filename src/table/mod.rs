@@ -104,7 +104,7 @@ pub type EnvEntry = (Option<Vec<String>>, Vec<String>, Arc<[CString]>);
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Start a program with the connection (or, for `wait = yes`, the socket) on fds 0-2.
-    Exec(ExecPlan),
+    Exec(std::rc::Rc<ExecPlan>),
     /// Answer inside superd.
     Internal(Builtin),
     /// `redirect`: relay the connection to this address inside superd.
@@ -459,7 +459,9 @@ fn build_one(
                 "dgram services with an external server need wait = yes".into(),
             ));
         }
-        Action::Exec(exec_plan(decl, sys, warnings).map_err(|(span, m)| err(span.as_ref(), m))?)
+        Action::Exec(std::rc::Rc::new(
+            exec_plan(decl, sys, warnings).map_err(|(span, m)| err(span.as_ref(), m))?,
+        ))
     };
 
     let access = access(decl, sys, warnings);

@@ -548,7 +548,7 @@ impl Daemon {
                 let host = peer.ip().to_string();
                 // A connection that went through tcpmux was made non-blocking meanwhile.
                 let _ = conn.set_nonblocking(false);
-                let adjusted = adjust.map(|a| a.apply(plan));
+                let adjusted = adjust.map(|a| Rc::new(a.apply(plan)));
                 let plan = adjusted.as_ref().unwrap_or(plan);
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
@@ -653,7 +653,7 @@ impl Daemon {
         self.disarm(key);
         self.services[key].connections += 1;
         let host = peer.map(|p| p.ip().to_string());
-        let adjusted = adjust.map(|a| a.apply(plan));
+        let adjusted = adjust.map(|a| Rc::new(a.apply(plan)));
         let plan = adjusted.as_ref().unwrap_or(plan);
         match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
             Ok(pid) => self.started(key, def, pid, peer, true),
