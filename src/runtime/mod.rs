@@ -145,7 +145,8 @@ fn check(opts: &Opts) -> ExitCode {
     for d in &table.diagnostics {
         eprintln!("{d}");
     }
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, which would cost a write per line of the table.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for s in &table.services {
         let _ = writeln!(out, "{s}");
     }

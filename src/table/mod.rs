@@ -48,6 +48,9 @@ pub struct System {
     pub log_types: std::cell::RefCell<Vec<Arc<LogType>>>,
     /// Credentials already resolved during this load.
     pub creds_cache: std::cell::RefCell<Vec<CredsEntry>>,
+    /// Server paths already checked during this load (whether each is an executable file):
+    /// 1,000 services running the same program cost one check, not 1,000.
+    pub executables: std::cell::RefCell<std::collections::HashMap<PathBuf, bool>>,
 }
 
 impl System {
@@ -77,6 +80,7 @@ impl System {
                 environment,
                 env_cache: Default::default(),
                 creds_cache: Default::default(),
+                executables: Default::default(),
                 log_types: Default::default(),
                 rpc_programs: std::fs::read_to_string("/etc/rpc").unwrap_or_default(),
             },
@@ -646,7 +650,14 @@ fn exec_plan(
             format!("server {} must be an absolute path", server.value),
         ));
     }
-    if nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_err() || !path.is_file() {
+    let executable = *sys
+        .executables
+        .borrow_mut()
+        .entry(path.clone())
+        .or_insert_with(|| {
+            nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok() && path.is_file()
+        });
+    if !executable {
         return Err((
             Some(server.span.clone()),
             format!("server {} is not an executable file", server.value),
@@ -973,6 +984,7 @@ mod tests {
             ],
             env_cache: Default::default(),
             creds_cache: Default::default(),
+            executables: Default::default(),
             log_types: Default::default(),
             rpc_programs: String::new(),
         }
