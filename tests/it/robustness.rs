@@ -156,16 +156,15 @@ fn connect_and_reset(port: u16) {
 
 // ----- 1. flood ----------------------------------------------------------------------------------
 
-/// Issue 5 asks for 20,000 connections at concurrency 256; this runs 20,000 (5,000 to the limited
-/// external service from 96 client threads, 15,000 to internal echo from 32) at concurrency 128,
-/// which keeps the limited service well past `instances = 50` for the 2-3 s the flood lasts
-/// while keeping the thread count of the test modest.
+/// Issue 5's flood: 20,000 connections at concurrency 256 (5,000 to the limited external service
+/// from 192 client threads, 15,000 to internal echo from 64), which keeps the limited service
+/// well past `instances = 50` for the few seconds the flood lasts.
 #[test]
 fn flood_is_served_within_limits_refused_beyond_and_leaves_no_trace() {
     const EXT_CONNS: usize = 5_000;
     const ECHO_CONNS: usize = 15_000;
-    const EXT_THREADS: usize = 96;
-    const ECHO_THREADS: usize = 32;
+    const EXT_THREADS: usize = 192;
+    const ECHO_THREADS: usize = 64;
     let (p_ext, p_echo, p_day) = (free_port(), free_port(), free_port());
     let d = Daemon::prepare("");
     let server = script(d.dir.path(), "slow", "sleep 0.2\necho served");
@@ -295,10 +294,16 @@ fn flood_is_served_within_limits_refused_beyond_and_leaves_no_trace() {
     wait_no_children(&d, Duration::from_secs(10));
     let fds = wait_fds_at_most(&d, idle_fds, Duration::from_secs(5));
     assert_eq!(fds, idle_fds, "descriptors after the flood: {:?}", d.fds());
-    let rss = rss_kb(d.pid());
+    // Freed session memory goes back to the system a couple of seconds after the last session.
+    let settle = Instant::now() + Duration::from_secs(6);
+    let mut rss = rss_kb(d.pid());
+    while rss > idle_rss + 128 && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(200));
+        rss = rss_kb(d.pid());
+    }
     eprintln!("flood: RSS idle {idle_rss} KiB, after {rss} KiB; fds {idle_fds}");
     assert!(
-        rss <= idle_rss + 512,
+        rss <= idle_rss + 256,
         "RSS grew from {idle_rss} KiB to {rss} KiB over the flood"
     );
     assert!(daytime_answers(p_day));

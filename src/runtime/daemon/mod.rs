@@ -63,6 +63,9 @@ const MUX_TIMEOUT: Duration = Duration::from_secs(10);
 const MUX_LINE_MAX: usize = 512;
 /// How long an ident query may take (xinetd: 30 s); past it, `NOID … timeout`.
 const IDENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the daemon waits, once no session is left, before returning freed heap memory to
+/// the system (after a burst of sessions, RSS goes back to its idle value).
+const TRIM_DELAY: Duration = Duration::from_secs(2);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -217,6 +220,8 @@ enum Timer {
     IdentTimeout(usize, u64),
     /// A tcpmux client (session key, id) did not send its service name in time.
     MuxTimeout(usize, u64),
+    /// A while after the last in-daemon session ended: give freed memory back.
+    Trim,
 }
 
 /// What is known about a client beyond its address: its reverse name (and whether that name
@@ -274,6 +279,8 @@ pub struct Daemon {
     dgram_gate: RateGate,
     /// Ident queries running for refused connections (bounded by `-logprocs`).
     failure_idents: u32,
+    /// A `Timer::Trim` is scheduled.
+    trim_pending: bool,
 }
 
 /// Why the loop stopped.
@@ -317,6 +324,7 @@ impl Daemon {
             names: NameCache::new(),
             dgram_gate: RateGate::new(),
             failure_idents: 0,
+            trim_pending: false,
             settings,
             poll,
             signals,
@@ -653,6 +661,12 @@ impl Daemon {
                     if matches!(self.sessions.get(k).map(|s| &s.work), Some(Work::Ident { id: i, .. }) if *i == id)
                     {
                         self.finish_ident(k, Outcome::NoId(NoidReason::Timeout));
+                    }
+                }
+                Timer::Trim => {
+                    self.trim_pending = false;
+                    if self.sessions.is_empty() {
+                        crate::spawn::release_free_memory();
                     }
                 }
                 Timer::MuxTimeout(k, id) => {

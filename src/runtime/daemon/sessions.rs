@@ -13,6 +13,7 @@ use socket2::Socket;
 
 use super::{
     backend_token, session_token, Daemon, Parked, Session, Timer, Work, MUX_LINE_MAX, MUX_TIMEOUT,
+    TRIM_DELAY,
 };
 use crate::config::model::Level;
 use crate::internal::relay::Relay;
@@ -293,6 +294,10 @@ impl Daemon {
         let Some(s) = self.sessions.try_remove(key) else {
             return;
         };
+        if self.sessions.is_empty() && !self.trim_pending {
+            self.trim_pending = true;
+            self.later(TRIM_DELAY, Timer::Trim);
+        }
         let _ = self
             .poll
             .registry()
