@@ -249,6 +249,14 @@ fn notes(decl: &ServiceDecl, words: &[String], host_line: Option<u32>) -> Vec<St
                 .to_string(),
         );
     }
+    if decl.groups_from_group {
+        notes.push(
+            "user:group: inetd (and superd reading this inetd.conf) gives the server the \
+             user's supplementary groups with the named group as base; in xinetd.conf, `group` \
+             with `groups = yes` keeps the user's passwd group among them too"
+                .to_string(),
+        );
+    }
     if user_word.contains('/') {
         notes.push(format!(
             "'{user_word}': the FreeBSD login class has no xinetd equivalent and is dropped"
@@ -459,8 +467,10 @@ mod tests {
             let messages: Vec<String> = back.diagnostics.iter().map(|d| d.to_string()).collect();
             assert_eq!(messages, Vec::<String>::new(), "{out}");
             let mut want: Vec<ServiceDecl> = config.services.iter().map(without_spans).collect();
-            // Blanks inside one NetBSD argument cannot be written in xinetd.conf.
+            // Blanks inside one NetBSD argument cannot be written in xinetd.conf, nor inetd's
+            // rule for the groups of `user:group` (a note says so).
             for decl in &mut want {
+                decl.groups_from_group = false;
                 if let Some(args) = &mut decl.server_args {
                     args.value = args
                         .value

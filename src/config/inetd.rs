@@ -799,8 +799,10 @@ impl Parser {
                 self.span_at(user_word, user.len() + 1),
             ));
         }
-        // inetd keeps a non-root user's supplementary groups, which is xinetd's groups = yes.
+        // inetd gives the server the user's supplementary groups (xinetd's groups = yes), with
+        // the named group in place of the passwd one (openbsd-inetd's initgroups(user, group)).
         decl.groups = Some(true);
+        decl.groups_from_group = decl.group.is_some();
 
         // Fields 6 and on: server program and its argv (argv[0] first).
         if server_word.text == "internal" {

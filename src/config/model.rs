@@ -336,6 +336,9 @@ pub struct ServiceDecl {
     pub user: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
     pub groups: Option<bool>,
+    /// From inetd.conf: the supplementary groups are the user's with the named group as base
+    /// (`initgroups(user, group)`, as openbsd-inetd), not with the passwd group (xinetd).
+    pub groups_from_group: bool,
     pub server: Option<Spanned<String>>,
     /// `server_args` tokens (at least one when set).
     pub server_args: Option<Spanned<Vec<String>>>,

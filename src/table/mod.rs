@@ -99,7 +99,7 @@ pub fn resolve_host(name: &str) -> Vec<IpAddr> {
 }
 
 /// Credentials resolved during a load: (user, group, groups) → what the child gets.
-pub type CredsEntry = (String, Option<String>, Option<bool>, Credentials);
+pub type CredsEntry = (String, Option<String>, (Option<bool>, bool), Credentials);
 
 /// One environment built during a load: (passenv, env) → the strings servers receive.
 pub type EnvEntry = (Option<Vec<String>>, Vec<String>, Arc<[CString]>);
@@ -790,7 +790,8 @@ fn cached_credentials(
     sys: &System,
 ) -> Result<Credentials, PlanError> {
     let group = decl.group.as_ref().map(|g| g.value.as_str());
-    let key = |(u, g, gs, _): &CredsEntry| u == user && g.as_deref() == group && *gs == decl.groups;
+    let groups = (decl.groups, decl.groups_from_group);
+    let key = |(u, g, gs, _): &CredsEntry| u == user && g.as_deref() == group && *gs == groups;
     if let Some((.., c)) = sys.creds_cache.borrow().iter().find(|e| key(e)) {
         return Ok(c.clone());
     }
@@ -798,7 +799,7 @@ fn cached_credentials(
     sys.creds_cache.borrow_mut().push((
         user.to_string(),
         group.map(str::to_owned),
-        decl.groups,
+        groups,
         c.clone(),
     ));
     Ok(c)
@@ -837,7 +838,14 @@ fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credential
         (Some(true), Some(pw)) => {
             let cname = CString::new(pw.name.as_str())
                 .map_err(|_| (Some(span.clone()), "bad user name".to_string()))?;
-            nix::unistd::getgrouplist(&cname, pw.gid)
+            // xinetd: the user's groups around the passwd group; inetd.conf: around the named
+            // group, so `user:group` leaves the passwd group out, as openbsd-inetd does.
+            let base = if decl.groups_from_group {
+                nix::unistd::Gid::from_raw(gid)
+            } else {
+                pw.gid
+            };
+            nix::unistd::getgrouplist(&cname, base)
                 .map(|v| v.into_iter().map(|g| g.as_raw()).collect())
                 .unwrap_or_default()
         }
