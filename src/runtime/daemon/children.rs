@@ -114,8 +114,9 @@ impl Daemon {
         self.pause(key, pause);
     }
 
-    /// SIGTERM: close every socket, ask every server to stop, wait a little, then insist.
-    pub(super) fn terminate(&mut self) {
+    /// SIGTERM (or SIGINT in the foreground, named in `signal`): close every socket, ask every
+    /// server to stop, wait a little, then insist.
+    pub(super) fn terminate(&mut self, signal: &str) {
         let keys: Vec<usize> = self.services.iter().map(|(k, _)| k).collect();
         for key in keys {
             self.close_service(key, false);
@@ -128,7 +129,7 @@ impl Daemon {
         self.logs.daemon(
             Level::Notice,
             &format!(
-                "exiting on SIGTERM; stopping {} running servers",
+                "exiting on {signal}; stopping {} running servers",
                 pids.len()
             ),
         );

@@ -620,8 +620,9 @@ impl Daemon {
         if int && !self.settings.foreground {
             self.logs.debug("SIGINT ignored (not in the foreground)");
         }
-        if self.signals.term.swap(false, Ordering::SeqCst) || (int && self.settings.foreground) {
-            self.terminate();
+        let term = self.signals.term.swap(false, Ordering::SeqCst);
+        if term || (int && self.settings.foreground) {
+            self.terminate(if term { "SIGTERM" } else { "SIGINT" });
             return Some(Stop::Terminated);
         }
         if self.signals.hup.swap(false, Ordering::SeqCst) {
