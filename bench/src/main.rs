@@ -21,14 +21,17 @@ usage: superd-bench [options]
 
   --quick                one round, N = 300, 5 reloads, 32 MiB bulk, 500-connection flood,
                          300 ms settle (a few minutes); later flags still override
-  --figures LIST         comma-separated, any of: spawn,memory,startup,reload,cat,echo,udp,flood
-                         (default: all)
+  --figures LIST         comma-separated, any of:
+                         spawn,spawn-large,memory,startup,reload,cat,echo,udp,flood (default: all);
+                         spawn-large: spawn c=1 to the middle service of the large config, and its
+                         p50 ÷ the small config's c=1 p50 (measures spawn c=1 even without spawn)
   -n, --connections N    connections per spawn, /bin/cat and echo run (default 2000)
   --rounds R             rounds, programs interleaved in each (default 3)
   --concurrency LIST     comma-separated client concurrencies for spawn (default 1,8,32)
   --echo-concurrency C   client concurrency of the /bin/cat and internal echo runs (default 8)
   --services-small N     services for the small config and spawn runs (default 5)
-  --services-large N     services for the large config: memory, start-up, reload (default 1000)
+  --services-large N     services for the large config: memory, start-up, reload, spawn-large
+                         (default 1000)
   --reloads K            reloads under load in the reload figure (default 20)
   --bulk-mib M           MiB written through the internal echo on one connection (default 256)
   --udp N                datagrams in the UDP burst and UDP round trips (default 1000)
@@ -52,8 +55,16 @@ usage: superd-bench [options]
 ";
 
 /// Every figure `--figures` can name, in report order.
-pub const FIGURES: [&str; 8] = [
-    "spawn", "memory", "startup", "reload", "cat", "echo", "udp", "flood",
+pub const FIGURES: [&str; 9] = [
+    "spawn",
+    "spawn-large",
+    "memory",
+    "startup",
+    "reload",
+    "cat",
+    "echo",
+    "udp",
+    "flood",
 ];
 
 /// Parsed flags.
@@ -98,6 +109,26 @@ impl Opts {
             .rev()
             .find(|(k, _)| *k == kind)
             .map(|(_, p)| p.as_path())
+    }
+
+    /// Client concurrencies of the spawn runs on the small config: `--concurrency` for
+    /// `spawn`, and 1 for `spawn-large`, whose ratio row divides by the small config's c=1 p50.
+    pub fn spawn_concurrency(&self) -> Vec<usize> {
+        let mut c = if self.wants("spawn") {
+            self.concurrency.clone()
+        } else {
+            Vec::new()
+        };
+        if self.wants("spawn-large") && !c.contains(&1) {
+            c.insert(0, 1);
+        }
+        c
+    }
+
+    /// The port `spawn-large` connects to: the middle service of the large config (a daemon
+    /// that searches its services linearly pays the average cost there, not the best case).
+    pub fn large_probe(&self) -> u16 {
+        self.large_base + self.large / 2
     }
 
     /// Ports of one program's small block: spawn services, then cat, echo (TCP and UDP),
@@ -363,6 +394,19 @@ fn run() -> Result<ExitCode, String> {
         return Err("nothing to measure".into());
     }
 
+    if opts.wants("spawn-large") {
+        notes.push(format!(
+            "spawn c=1, {large} services: connections to the middle service (port {probe}) of \
+             the {large}-service config. The row \"p50 at {large} services ÷ p50 at {small} \
+             services\" is each program's own quotient of its two spawn c=1 p50s (the small \
+             config's first service), taken per round and shown as the median over rounds; \
+             1.00× means the number of services costs nothing. Its superd ÷ columns divide \
+             superd's quotient by the other program's.",
+            large = opts.large,
+            small = opts.small,
+            probe = opts.large_probe(),
+        ));
+    }
     let load_before = loadavg();
     let mut ctx = measure::Ctx {
         opts: &opts,
@@ -372,6 +416,7 @@ fn run() -> Result<ExitCode, String> {
         slow: slow.path.clone(),
         hz: sys::clock_ticks_per_sec(),
         samples: Default::default(),
+        small_p50: Default::default(),
         notes,
         commands,
     };
@@ -404,7 +449,7 @@ fn run() -> Result<ExitCode, String> {
                 "figures {}; N = {} connections per run, spawn concurrency {:?}, /bin/cat and echo concurrency {}, {} rounds (medians shown), {} s idle before memory reads",
                 figures.join(","),
                 opts.connections,
-                opts.concurrency,
+                opts.spawn_concurrency(),
                 opts.echo_concurrency,
                 opts.rounds,
                 opts.settle.as_secs_f64()
@@ -549,5 +594,49 @@ mod tests {
         assert!(parse_args(&args("--bogus")).is_err());
         assert!(parse_args(&args("--figures spawn,bogus")).is_err());
         assert!(parse_args(&args("--base-port 30990")).is_err());
+    }
+
+    #[test]
+    fn spawn_large_adds_a_c1_run_on_the_small_config_and_probes_the_middle_service() {
+        let conc = |a: &str| parse_args(&args(a)).unwrap().spawn_concurrency();
+        assert_eq!(conc(""), vec![1, 8, 32]);
+        assert_eq!(conc("--figures spawn --concurrency 8,32"), vec![8, 32]);
+        assert_eq!(conc("--figures spawn-large --concurrency 8,32"), vec![1]);
+        assert_eq!(
+            conc("--figures spawn,spawn-large --concurrency 8"),
+            vec![1, 8]
+        );
+        assert_eq!(conc("--figures memory"), Vec::<usize>::new());
+        assert_eq!(parse_args(&[]).unwrap().large_probe(), 31500);
+        let o = parse_args(&args("--large-base 12000 --services-large 5")).unwrap();
+        assert_eq!(o.large_probe(), 12002);
+    }
+
+    #[test]
+    fn spawn_large_rows_follow_the_c1_rows_and_end_with_the_p50_quotient() {
+        let o = parse_args(&args("--figures spawn-large --concurrency 8")).unwrap();
+        let ids: Vec<String> = measure::rows(&o).into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "rate1",
+                "p50_1",
+                "p99_1",
+                "cpu1",
+                "rate1_large",
+                "p50_1_large",
+                "p99_1_large",
+                "cpu1_large",
+                "p50_scaling"
+            ]
+        );
+        let labels: Vec<String> = measure::rows(&parse_args(&[]).unwrap())
+            .into_iter()
+            .map(|r| r.label)
+            .collect();
+        assert!(labels.contains(&"spawn c=1, 1000 services: p50 connect→EOF".to_string()));
+        assert!(labels.contains(
+            &"spawn c=1: p50 at 1000 services ÷ p50 at 5 services (goal ≤ 1.05×)".to_string()
+        ));
     }
 }

@@ -4,9 +4,12 @@
 //! figure is and the Notes why a cell is empty.
 //!
 //! Configs per round: small (spawn services: idle memory, spawn runs), large (idle memory,
-//! start-up time, then the reload figure on the same instance), extras (/bin/cat, internal TCP
-//! and UDP echo) and one config per flood mode.
+//! start-up time, spawn c=1 to its middle service, then the reload figure on the same
+//! instance), extras (/bin/cat, internal TCP and UDP echo) and one config per flood mode.
+//! `spawn-large` divides its p50 by the same round's small-config c=1 p50 of the same program:
+//! the two runs are back to back, so slow drift in the machine's other load mostly cancels.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +38,8 @@ pub struct Ctx<'a> {
     pub slow: PathBuf,
     pub hz: u64,
     pub samples: Samples,
+    /// p50 of the small config's spawn c=1 run, per (program, round): `spawn-large`'s divisor.
+    pub small_p50: BTreeMap<(Kind, usize), f64>,
     pub notes: Vec<String>,
     pub commands: Vec<String>,
 }
@@ -102,35 +107,59 @@ pub fn rows(o: &Opts) -> Vec<Row> {
         })
     };
     use Better::{Higher, Lower};
-    if o.wants("spawn") {
-        for &c in &o.concurrency {
-            row(
-                format!("rate{c}"),
-                format!("spawn c={c}: connections/s"),
-                Higher,
-                Unit::PerSec,
-            );
-            row(
-                format!("p50_{c}"),
-                format!("spawn c={c}: p50 connect→EOF"),
+    let (small, large) = (o.small, o.large);
+    for c in o.spawn_concurrency() {
+        row(
+            format!("rate{c}"),
+            format!("spawn c={c}: connections/s"),
+            Higher,
+            Unit::PerSec,
+        );
+        row(
+            format!("p50_{c}"),
+            format!("spawn c={c}: p50 connect→EOF"),
+            Lower,
+            Unit::Micros,
+        );
+        row(
+            format!("p99_{c}"),
+            format!("spawn c={c}: p99 connect→EOF"),
+            Lower,
+            Unit::Micros,
+        );
+        row(
+            format!("cpu{c}"),
+            format!("spawn c={c}: daemon CPU per connection"),
+            Lower,
+            Unit::Micros,
+        );
+    }
+    if o.wants("spawn-large") {
+        for (id, what, better, unit) in [
+            ("rate1_large", "connections/s", Higher, Unit::PerSec),
+            ("p50_1_large", "p50 connect→EOF", Lower, Unit::Micros),
+            ("p99_1_large", "p99 connect→EOF", Lower, Unit::Micros),
+            (
+                "cpu1_large",
+                "daemon CPU per connection",
                 Lower,
                 Unit::Micros,
-            );
+            ),
+        ] {
             row(
-                format!("p99_{c}"),
-                format!("spawn c={c}: p99 connect→EOF"),
-                Lower,
-                Unit::Micros,
-            );
-            row(
-                format!("cpu{c}"),
-                format!("spawn c={c}: daemon CPU per connection"),
-                Lower,
-                Unit::Micros,
+                id.to_string(),
+                format!("spawn c=1, {large} services: {what}"),
+                better,
+                unit,
             );
         }
+        row(
+            "p50_scaling".to_string(),
+            format!("spawn c=1: p50 at {large} services ÷ p50 at {small} services (goal ≤ 1.05×)"),
+            Lower,
+            Unit::Ratio,
+        );
     }
-    let (small, large) = (o.small, o.large);
     if o.wants("memory") {
         for (id, label) in [
             ("rss_small", format!("idle VmRSS, {small} services")),
@@ -140,7 +169,7 @@ pub fn rows(o: &Opts) -> Vec<Row> {
         ] {
             row(id.to_string(), label, Lower, Unit::Kib);
         }
-        if o.wants("spawn") {
+        if !o.spawn_concurrency().is_empty() {
             row(
                 "rss_after".to_string(),
                 format!("VmRSS after the spawn runs, {small} services"),
@@ -253,10 +282,10 @@ pub fn rows(o: &Opts) -> Vec<Row> {
 /// Every selected figure for one program in one round.
 pub fn round(ctx: &mut Ctx, d: &Daemon, round: usize) {
     let o = ctx.opts;
-    if o.wants("spawn") || o.wants("memory") {
+    if !o.spawn_concurrency().is_empty() || o.wants("memory") {
         small(ctx, d, round);
     }
-    if o.wants("memory") || o.wants("startup") || o.wants("reload") {
+    if o.wants("memory") || o.wants("startup") || o.wants("reload") || o.wants("spawn-large") {
         large(ctx, d, round);
     }
     if o.wants("cat") || o.wants("echo") || o.wants("udp") {
@@ -285,8 +314,19 @@ fn small(ctx: &mut Ctx, d: &Daemon, round: usize) {
     if o.wants("memory") {
         read_memory(ctx, &running, round, "rss_small", "pss_small");
     }
-    if o.wants("spawn") {
-        spawn_runs(ctx, &mut running, addr(first), round);
+    let concurrency = o.spawn_concurrency();
+    if !concurrency.is_empty() {
+        let p50s = spawn_runs(
+            ctx,
+            &mut running,
+            addr(first),
+            round,
+            &concurrency,
+            ("", ""),
+        );
+        if let Some(&(_, p50)) = p50s.iter().find(|(c, _)| *c == 1) {
+            ctx.small_p50.insert((d.kind, round), p50);
+        }
         if o.wants("memory") {
             std::thread::sleep(o.settle);
             read_memory(ctx, &running, round, "rss_after", "");
@@ -295,17 +335,31 @@ fn small(ctx: &mut Ctx, d: &Daemon, round: usize) {
     ctx.stop(running, round);
 }
 
-/// Large config: start-up time, idle memory, then the reload figure.
+/// Large config: start-up time, idle memory, spawn c=1 to the middle service, then the
+/// reload figure.
 fn large(ctx: &mut Ctx, d: &Daemon, round: usize) {
     let o = ctx.opts;
     if d.kind == Kind::SocketActivate {
         if round == 1 {
             ctx.notes.push(format!(
-                "socket-activate: no {}-service figures (memory, start-up): it is one systemd \
-                 process per port, and {} of them were not started.",
+                "socket-activate: no {}-service figures (memory, start-up, spawn-large): it is \
+                 one systemd process per port, and {} of them were not started.",
                 o.large, o.large
             ));
         }
+        return;
+    }
+    // One process per service: a connection to one of 1,000 is a connection to one process
+    // that knows one port, the same as with 5 services, so there is nothing to compare.
+    let spawn_large = o.wants("spawn-large") && !d.kind.one_process_per_service();
+    if round == 1 && o.wants("spawn-large") && !spawn_large {
+        ctx.notes.push(format!(
+            "{}: no spawn-large figures: it runs one process per service, so a connection \
+             meets a process that listens on one port whatever the number of services.",
+            d.kind.name()
+        ));
+    }
+    if !(o.wants("memory") || o.wants("startup") || o.wants("reload") || spawn_large) {
         return;
     }
     let base = Services::exec(&ctx.user, &ctx.tiny, o.large_base..o.large_base + o.large);
@@ -321,9 +375,29 @@ fn large(ctx: &mut Ctx, d: &Daemon, round: usize) {
         ));
         ctx.record("startup", d.kind, ms);
     }
-    if o.wants("memory") {
+    if o.wants("memory") || spawn_large {
         std::thread::sleep(o.settle);
+    }
+    if o.wants("memory") {
         read_memory(ctx, &running, round, "rss_large", "pss_large");
+    }
+    if spawn_large {
+        let probe = addr(o.large_probe());
+        let what = format!(", {} services", o.large);
+        let p50s = spawn_runs(ctx, &mut running, probe, round, &[1], ("_large", &what));
+        let small = ctx.small_p50.get(&(d.kind, round)).copied();
+        if let (Some(&(_, p50)), Some(small)) = (p50s.first(), small) {
+            if small > 0.0 {
+                progress(&format!(
+                    "round {round} {}: spawn c=1 p50 at {} services ÷ at {} = {:.3}",
+                    d.kind.name(),
+                    o.large,
+                    o.small,
+                    p50 / small
+                ));
+                ctx.record("p50_scaling", d.kind, p50 / small);
+            }
+        }
     }
     if o.wants("reload") && d.kind.reloads() {
         reload(ctx, &mut running, &base, round);
@@ -658,10 +732,21 @@ fn read_memory(ctx: &mut Ctx, running: &Running, round: usize, rss: &str, pss: &
     }
 }
 
-fn spawn_runs(ctx: &mut Ctx, running: &mut Running, addr: SocketAddr, round: usize) {
+/// Warm-up, then one spawn run per concurrency against `addr`, recorded as `rate{c}{suffix}`,
+/// `p50_{c}{suffix}`, `p99_{c}{suffix}` and `cpu{c}{suffix}`; `what` goes into progress lines
+/// and notes after "c=C". Returns the p50 (µs) of each run that had a successful connection.
+fn spawn_runs(
+    ctx: &mut Ctx,
+    running: &mut Running,
+    addr: SocketAddr,
+    round: usize,
+    concurrency: &[usize],
+    (suffix, what): (&str, &str),
+) -> Vec<(usize, f64)> {
     let name = running.kind.name();
     let kind = running.kind;
     let opts = ctx.opts;
+    let mut p50s = Vec::new();
     let expect = b"hello\n";
     let job = |n, concurrency, deadline| Job {
         addr,
@@ -675,22 +760,22 @@ fn spawn_runs(ctx: &mut Ctx, running: &mut Running, addr: SocketAddr, round: usi
     let warm = load::run(&job(50, 1, Duration::from_secs(30)));
     if warm.ok == 0 {
         let msg = format!(
-            "{name}: warm-up failed, spawn runs skipped: {} of 50 connections failed, first error: {}{}",
+            "{name}: warm-up{what} failed, spawn runs skipped: {} of 50 connections failed, first error: {}{}",
             warm.errors,
             warm.first_error.unwrap_or_default(),
             running.tails()
         );
         ctx.note(round, msg);
-        return;
+        return p50s;
     }
-    for &c in &opts.concurrency {
+    for &c in concurrency {
         let before = procfs::cpu_ticks_sum(&running.pids).ok();
         let r = load::run(&job(opts.connections, c, opts.run_timeout));
         let after = procfs::cpu_ticks_sum(&running.pids).ok();
         let p50 = stats::percentile(&r.latencies_us, 50.0);
         let p99 = stats::percentile(&r.latencies_us, 99.0);
         progress(&format!(
-            "round {round} {name} c={c}: {} ok, {} errors, {:.0} conn/s, p50 {} µs, p99 {} µs",
+            "round {round} {name} c={c}{what}: {} ok, {} errors, {:.0} conn/s, p50 {} µs, p99 {} µs",
             r.ok,
             r.errors,
             r.conn_per_sec(),
@@ -699,7 +784,7 @@ fn spawn_runs(ctx: &mut Ctx, running: &mut Running, addr: SocketAddr, round: usi
         ));
         if r.errors > 0 || r.aborted {
             let msg = format!(
-                "{name} c={c}: {} of {} connections failed{}; first error: {}",
+                "{name} c={c}{what}: {} of {} connections failed{}; first error: {}",
                 r.errors,
                 opts.connections,
                 if r.aborted {
@@ -712,20 +797,22 @@ fn spawn_runs(ctx: &mut Ctx, running: &mut Running, addr: SocketAddr, round: usi
             ctx.note(round, msg);
         }
         if !running.alive() {
-            let msg = format!("{name} died during the c={c} run{}", running.tails());
+            let msg = format!("{name} died during the c={c}{what} run{}", running.tails());
             ctx.note(round, msg);
         }
         if r.ok == 0 {
             continue;
         }
-        ctx.record(&format!("rate{c}"), kind, r.conn_per_sec());
+        ctx.record(&format!("rate{c}{suffix}"), kind, r.conn_per_sec());
         if let (Some(p50), Some(p99)) = (p50, p99) {
-            ctx.record(&format!("p50_{c}"), kind, p50 as f64);
-            ctx.record(&format!("p99_{c}"), kind, p99 as f64);
+            ctx.record(&format!("p50_{c}{suffix}"), kind, p50 as f64);
+            ctx.record(&format!("p99_{c}{suffix}"), kind, p99 as f64);
+            p50s.push((c, p50 as f64));
         }
         if let (Some(b), Some(a)) = (before, after) {
             let micros = (a.saturating_sub(b)) as f64 * 1e6 / ctx.hz as f64;
-            ctx.record(&format!("cpu{c}"), kind, micros / r.ok as f64);
+            ctx.record(&format!("cpu{c}{suffix}"), kind, micros / r.ok as f64);
         }
     }
+    p50s
 }

@@ -26,6 +26,8 @@ pub enum Unit {
     Percent,
     /// Stored in MB/s (10^6 bytes).
     MBps,
+    /// A quotient of two of the program's own figures, printed as `1.02×`.
+    Ratio,
 }
 
 /// One line of the table.
@@ -61,6 +63,7 @@ fn fmt_value(v: f64, unit: Unit) -> String {
         Unit::Count => format!("{v:.0}"),
         Unit::Percent => format!("{v:.1} %"),
         Unit::MBps => format!("{v:.0} MB/s"),
+        Unit::Ratio => format!("{v:.2}×"),
     }
 }
 
@@ -202,5 +205,6 @@ mod tests {
         assert_eq!(fmt_value(3379.2, Unit::Kib), "3.30 MiB");
         assert_eq!(fmt_value(812.4, Unit::Micros), "812 µs");
         assert_eq!(fmt_value(12.34, Unit::Micros), "12.3 µs");
+        assert_eq!(fmt_value(1.0349, Unit::Ratio), "1.03×");
     }
 }
