@@ -219,7 +219,7 @@ fn run(opts: Opts) -> ExitCode {
         };
         logs.daemon(level, &d.to_string());
     }
-    let signals = match daemon::SignalFlags::install() {
+    let signals = match daemon::Signals::install() {
         Ok(s) => s,
         Err(e) => {
             logs.daemon(Level::Err, &format!("cannot install signal handlers: {e}"));

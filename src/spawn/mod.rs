@@ -212,6 +212,7 @@ pub fn spawn(
     let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|s| s.as_ptr()).collect();
     argv.push(std::ptr::null());
     let groups: &[libc::gid_t] = plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
+    let reset = non_default_signals();
     let args = ChildArgs {
         plan,
         conn,
@@ -219,26 +220,23 @@ pub fn spawn(
         envp: &envp,
         groups,
         report_fd: failures.write.as_raw_fd(),
+        reset,
     };
-    // The child runs on its own small stack, in superd's memory (CLONE_VM) while superd waits
-    // (CLONE_VFORK) until it has exec'd or exited: no page tables are copied and no
+    // The child runs on a small stack of its own, in superd's memory (CLONE_VM), while superd
+    // waits (CLONE_VFORK) until it has exec'd or exited: no page tables are copied and no
     // copy-on-write faults follow, which is most of what a fork costs the daemon. The stack is
-    // only reserved, never initialised: the child touches a few hundred bytes of it.
-    let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
-    // SAFETY: the pointer is one past the end of the reserved block; stacks grow down.
-    let top = unsafe { stack.as_mut_ptr().add(CHILD_STACK) };
+    // a local of this frame (as musl's posix_spawn does): the parent is suspended while the
+    // child uses it, and it costs no allocation. It is never initialised.
+    let mut stack = std::mem::MaybeUninit::<[u8; CHILD_STACK]>::uninit();
+    // SAFETY: the pointer is one past the end of the block; stacks grow down.
+    let top = unsafe { stack.as_mut_ptr().cast::<u8>().add(CHILD_STACK) };
     let top = (top as usize & !15) as *mut libc::c_void; // 16-byte aligned, as the ABI wants
-                                                         // Every signal is blocked across the clone, so no handler of superd's can run in the
-                                                         // child while it shares superd's memory; the child resets dispositions, then unblocks.
-                                                         // SAFETY: plain sigset manipulation on local variables.
-    let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    // SAFETY: `child_entry` only makes async-signal-safe system calls on memory prepared
-    // above, which stays alive because superd is suspended until the child execs or exits.
+                                                         // No signal is blocked across the clone: superd has no handlers that could run in the child
+                                                         // (its signals are blocked and read from a signalfd, see `runtime::daemon::Signals`), and the
+                                                         // child resets every non-default disposition before it unblocks anything. A program that
+                                                         // installs handlers of its own must block signals around `spawn`.
+                                                         // SAFETY: `child_entry` only makes async-signal-safe system calls on memory prepared
+                                                         // above, which stays alive because superd is suspended until the child execs or exits.
     let pid = unsafe {
         libc::clone(
             child_entry,
@@ -247,19 +245,63 @@ pub fn spawn(
             (&args as *const ChildArgs).cast_mut().cast(),
         )
     };
-    let err = io::Error::last_os_error();
-    // SAFETY: restores the mask saved above.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-    }
-    drop(stack);
     if pid < 0 {
-        return Err(err);
+        return Err(io::Error::last_os_error());
     }
     Ok(Pid::from_raw(pid))
 }
 
-const CHILD_STACK: usize = 64 * 1024;
+/// glibc's posix_spawn gives its child 32 KiB (musl 5 KiB); the checklist needs far less.
+const CHILD_STACK: usize = 32 * 1024;
+
+/// Signals whose disposition is not the default (handlers, and what is ignored, also when
+/// inherited from whoever started superd), as a bit mask (bit `sig - 1`): the only ones the
+/// child must reset, instead of 62 system calls per server. Read once, at the first spawn:
+/// superd changes no disposition after start-up (see `default_dispositions`).
+fn non_default_signals() -> u64 {
+    static MASK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MASK.get_or_init(|| {
+        let mut mask = 0u64;
+        for sig in 1..=64 {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            let mut old = KernelSigaction {
+                handler: libc::SIG_DFL,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            // SAFETY: the raw call only reads the disposition into `old` (glibc's wrapper
+            // refuses signals 32 and 33).
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    std::ptr::null::<KernelSigaction>(),
+                    &mut old as *mut KernelSigaction,
+                    8usize,
+                )
+            };
+            // A disposition that cannot be read is reset anyway.
+            if r != 0 || old.handler != libc::SIG_DFL {
+                mask |= 1 << (sig - 1);
+            }
+        }
+        mask
+    })
+}
+
+/// Gives `signals` their default disposition (undoing an inherited "ignore"). For signals the
+/// daemon blocks and reads from a signalfd: an ignored signal would be discarded even so, and an
+/// ignored SIGCHLD would have the kernel reap children before superd sees how they ended.
+pub fn default_dispositions(signals: &[Signal]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: SIG_DFL installs no handler; no code of superd's depends on the old one.
+        unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl) }?;
+    }
+    Ok(())
+}
 
 /// What the child needs, passed through `clone`'s argument pointer.
 struct ChildArgs<'a> {
@@ -269,13 +311,23 @@ struct ChildArgs<'a> {
     envp: &'a [*const libc::c_char],
     groups: &'a [libc::gid_t],
     report_fd: RawFd,
+    /// Signals to give their default disposition (see `non_default_signals`).
+    reset: u64,
 }
 
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `ChildArgs` that `spawn` keeps alive while it is suspended.
     unsafe {
         let a = &*(arg as *const ChildArgs);
-        child(a.plan, a.conn, a.argv, a.envp, a.groups, a.report_fd)
+        child(
+            a.plan,
+            a.conn,
+            a.argv,
+            a.envp,
+            a.groups,
+            a.report_fd,
+            a.reset,
+        )
     }
 }
 
@@ -292,6 +344,7 @@ unsafe fn child(
     envp: &[*const libc::c_char],
     groups: &[libc::gid_t],
     report_fd: RawFd,
+    reset: u64,
 ) -> ! {
     let fail = |step: Step, status: i32| -> ! {
         let errno = *libc::__errno_location();
@@ -353,8 +406,9 @@ unsafe fn child(
         }
     }
     // 5. Default signal dispositions and an empty mask: the server starts as if from a shell.
-    // The raw system call: glibc's wrappers refuse signals 32 and 33, which may have been
-    // ignored by whoever started superd.
+    // Only the dispositions that are not the default already (`reset`); the raw system call:
+    // glibc's wrappers refuse signals 32 and 33, which may have been ignored by whoever started
+    // superd.
     let dfl = KernelSigaction {
         handler: libc::SIG_DFL,
         flags: 0,
@@ -362,7 +416,7 @@ unsafe fn child(
         mask: 0,
     };
     for sig in 1..=64 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+        if reset & (1 << (sig - 1)) != 0 {
             libc::syscall(
                 libc::SYS_rt_sigaction,
                 sig,

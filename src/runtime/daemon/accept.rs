@@ -458,8 +458,6 @@ impl Daemon {
             Action::Tcpmux => self.start_mux(key, &def, conn, peer),
             Action::Exec(plan) => {
                 let host = peer.ip().to_string();
-                // A connection that went through tcpmux was made non-blocking meanwhile.
-                let _ = conn.set_nonblocking(false);
                 match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {

@@ -19,8 +19,6 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
@@ -82,51 +80,85 @@ fn backend_token(key: usize) -> Token {
     Token(5 + 4 * key)
 }
 
-/// Signals, as flags set by the handlers; one pipe wakes the loop.
-pub struct SignalFlags {
-    pub hup: Arc<AtomicBool>,
-    pub term: Arc<AtomicBool>,
-    pub int: Arc<AtomicBool>,
-    pub quit: Arc<AtomicBool>,
-    pub usr1: Arc<AtomicBool>,
-    pub chld: Arc<AtomicBool>,
-    wake_read: std::os::unix::net::UnixStream,
+/// The signals superd acts on, read from a signalfd. They are blocked (before any helper thread
+/// exists, so every thread inherits the mask) and have no handlers: nothing runs
+/// asynchronously, a child exit costs one `read` instead of a handler, a pipe write and its
+/// drain, and a vfork child cannot be interrupted by a handler of superd's while it shares
+/// superd's memory.
+pub struct Signals {
+    fd: nix::sys::signalfd::SignalFd,
+    hup: bool,
+    term: bool,
+    int: bool,
+    quit: bool,
+    usr1: bool,
+    chld: bool,
 }
 
-impl SignalFlags {
-    pub fn install() -> io::Result<SignalFlags> {
-        use signal_hook::consts::*;
-        let (wake_read, wake_write) = std::os::unix::net::UnixStream::pair()?;
-        wake_read.set_nonblocking(true)?;
-        wake_write.set_nonblocking(true)?;
-        let flags = SignalFlags {
-            hup: Arc::default(),
-            term: Arc::default(),
-            int: Arc::default(),
-            quit: Arc::default(),
-            usr1: Arc::default(),
-            chld: Arc::default(),
-            wake_read,
-        };
-        for (sig, flag) in [
-            (SIGHUP, &flags.hup),
-            (SIGUSR2, &flags.hup), // xinetd: SIGUSR2 also reconfigures
-            (SIGTERM, &flags.term),
-            (SIGINT, &flags.int),
-            (SIGQUIT, &flags.quit),
-            (SIGUSR1, &flags.usr1),
-            (SIGCHLD, &flags.chld),
-        ] {
-            signal_hook::flag::register(sig, flag.clone())?;
-            signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
+/// SIGUSR2 also reconfigures, as in xinetd.
+const HANDLED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGUSR2,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGCHLD,
+];
+
+impl Signals {
+    pub fn install() -> io::Result<Signals> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let mut set = SigSet::empty();
+        for sig in HANDLED {
+            set.add(sig);
         }
-        Ok(flags)
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+        // Inherited "ignore" dispositions would drop these signals (and an ignored SIGCHLD
+        // would make the kernel reap children before superd sees their exit status).
+        spawn::default_dispositions(&HANDLED)?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        Ok(Signals {
+            fd,
+            hup: false,
+            term: false,
+            int: false,
+            quit: false,
+            usr1: false,
+            chld: false,
+        })
     }
 
-    fn drain(&mut self) {
-        use std::io::Read;
-        let mut buf = [0u8; 64];
-        while matches!((&self.wake_read).read(&mut buf), Ok(n) if n > 0) {}
+    /// Reads what is pending. One read returns every pending signal (standard signals are
+    /// queued at most once each), so a short read means the queue is empty and the
+    /// edge-triggered poll reports the next one.
+    fn read(&mut self) {
+        /// `struct signalfd_siginfo` is 128 bytes; `ssi_signo` is its first field.
+        const INFO: usize = 128;
+        let mut buf = [0u8; INFO * HANDLED.len()];
+        loop {
+            let n = match nix::unistd::read(&self.fd, &mut buf) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return, // EAGAIN: nothing (more) pending
+            };
+            for info in buf[..n].chunks_exact(INFO) {
+                let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+                match Signal::try_from(signo as i32) {
+                    Ok(Signal::SIGHUP | Signal::SIGUSR2) => self.hup = true,
+                    Ok(Signal::SIGTERM) => self.term = true,
+                    Ok(Signal::SIGINT) => self.int = true,
+                    Ok(Signal::SIGQUIT) => self.quit = true,
+                    Ok(Signal::SIGUSR1) => self.usr1 = true,
+                    Ok(Signal::SIGCHLD) => self.chld = true,
+                    _ => {}
+                }
+            }
+            if n < buf.len() {
+                return;
+            }
+        }
     }
 }
 
@@ -239,7 +271,7 @@ struct Parked {
 pub struct Daemon {
     settings: Settings,
     poll: Poll,
-    signals: SignalFlags,
+    signals: Signals,
     failures: FailurePipe,
     logs: Logs,
     /// Services; a service's key is also its socket's poll token (see `listener_token`).
@@ -281,11 +313,11 @@ impl Daemon {
         settings: Settings,
         table: ServiceTable,
         logs: Logs,
-        signals: SignalFlags,
+        signals: Signals,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         poll.registry().register(
-            &mut SourceFd(&signals.wake_read.as_raw_fd()),
+            &mut SourceFd(&signals.fd.as_raw_fd()),
             SIGNALS,
             Interest::READABLE,
         )?;
@@ -572,7 +604,7 @@ impl Daemon {
                 }
             }
             if signalled {
-                self.signals.drain();
+                self.signals.read();
                 if let Some(stop) = self.on_signals() {
                     return stop;
                 }
@@ -582,11 +614,12 @@ impl Daemon {
     }
 
     fn on_signals(&mut self) -> Option<Stop> {
-        if self.signals.chld.swap(false, Ordering::SeqCst) {
-            self.read_failures();
+        // Child failure reports need no read here: a child writes its report before it exits,
+        // so the report's readiness is queued before SIGCHLD's and `run` has read it already.
+        if std::mem::take(&mut self.signals.chld) {
             self.reap();
         }
-        if self.signals.quit.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.quit) {
             self.logs.daemon(
                 Level::Notice,
                 "received SIGQUIT: exiting now, servers keep running",
@@ -594,15 +627,15 @@ impl Daemon {
             self.unregister_rpc();
             return Some(Stop::Quit);
         }
-        let int = self.signals.int.swap(false, Ordering::SeqCst);
+        let int = std::mem::take(&mut self.signals.int);
         if int && !self.settings.foreground {
             self.logs.debug("SIGINT ignored (not in the foreground)");
         }
-        if self.signals.term.swap(false, Ordering::SeqCst) || (int && self.settings.foreground) {
+        if std::mem::take(&mut self.signals.term) || (int && self.settings.foreground) {
             self.terminate();
             return Some(Stop::Terminated);
         }
-        if self.signals.hup.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.hup) {
             self.reload();
             if self.services.is_empty() && !self.settings.stayalive {
                 self.logs.daemon(
@@ -612,7 +645,7 @@ impl Daemon {
                 return Some(Stop::NoServices);
             }
         }
-        if self.signals.usr1.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.usr1) {
             self.write_dump();
         }
         None
