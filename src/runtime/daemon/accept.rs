@@ -48,7 +48,7 @@ impl Daemon {
         let Some(sock) = svc.socket.clone() else {
             return;
         };
-        if def.libwrap_daemon().is_some() {
+        if def.libwrap_daemon().is_some() && self.hosts_watch.take_changed() {
             self.refresh_hosts();
         }
         match (def.listen.socket_type, def.wait, &def.action) {

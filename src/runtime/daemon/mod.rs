@@ -28,6 +28,7 @@ use nix::unistd::Pid;
 use slab::Slab;
 use socket2::Socket;
 
+use crate::access::hosts::watch::Watch;
 use crate::access::hosts::HostsFile;
 use crate::config::model::Level;
 use crate::internal::relay::Relay;
@@ -54,6 +55,8 @@ const SIGNALS: Token = Token(0);
 const FAILURES: Token = Token(1);
 /// Name lookups answered (see `runtime::lookup`).
 const LOOKUPS: Token = Token(usize::MAX);
+/// hosts.allow/hosts.deny may have changed (see `access::hosts::watch`).
+const HOSTS: Token = Token(usize::MAX - 1);
 /// How long a connection waits for its client's name before it is decided without one.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a tcpmux client has to send its service name, and the longest name line.
@@ -293,6 +296,8 @@ pub struct Daemon {
     /// tcp_wrappers' files, re-read when they change.
     hosts_allow: HostsFile,
     hosts_deny: HostsFile,
+    /// Tells when they may have changed, so that they are not stat'ed per connection.
+    hosts_watch: Watch,
     /// Connections waiting for a name lookup, by lookup id.
     parked: HashMap<u64, Parked>,
     next_lookup: u64,
@@ -328,10 +333,17 @@ impl Daemon {
             Interest::READABLE,
         )?;
         let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
+        let hosts_watch = Watch::new(&[&settings.hosts_allow, &settings.hosts_deny]);
+        if let Some(fd) = hosts_watch.fd() {
+            let fd = fd.as_raw_fd();
+            poll.registry()
+                .register(&mut SourceFd(&fd), HOSTS, Interest::READABLE)?;
+        }
         let mut d = Daemon {
             sensors: SensorList::new(),
             hosts_allow: HostsFile::new(settings.hosts_allow.clone()),
             hosts_deny: HostsFile::new(settings.hosts_deny.clone()),
+            hosts_watch,
             lookups,
             parked: HashMap::new(),
             next_lookup: 0,
@@ -590,6 +602,10 @@ impl Daemon {
             if events.iter().any(|e| e.token() == FAILURES) {
                 self.read_failures();
             }
+            // Changes to hosts.allow/hosts.deny before the connections of this wake-up.
+            if events.iter().any(|e| e.token() == HOSTS) {
+                self.hosts_watch.on_ready();
+            }
             let mut signalled = false;
             let mut ready: Vec<Token> = std::mem::take(&mut self.again);
             ready.extend(events.iter().map(|e| e.token()));
@@ -597,7 +613,7 @@ impl Daemon {
             for token in ready {
                 match token {
                     SIGNALS => signalled = true,
-                    FAILURES => {}
+                    FAILURES | HOSTS => {}
                     LOOKUPS => self.on_lookups(),
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
                     Token(t) => self.on_session((t - 3) / 4),
