@@ -366,7 +366,6 @@ impl Daemon {
         for svc in table.services {
             d.add_service(svc);
         }
-        crate::spawn::release_free_memory();
         Ok(d)
     }
 
@@ -583,6 +582,9 @@ impl Daemon {
     // ----- the loop ------------------------------------------------------------------------
 
     pub fn run(&mut self) -> Stop {
+        // Start-up is over (configuration, table, sockets, first log lines): give back what it
+        // left behind.
+        crate::spawn::release_free_memory();
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = if self.again.is_empty() {
