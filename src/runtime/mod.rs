@@ -98,6 +98,12 @@ pub fn load_table(settings: &Settings) -> Result<(ServiceTable, System), String>
     if let Some(w) = warning {
         table.diagnostics.insert(0, w);
     }
+    // What stays is copied while everything else the load allocated is still there: the copies
+    // then sit together above it, and the model, the parser's leftovers and the first copy,
+    // freed together when this returns, leave whole free pages that
+    // `spawn::release_free_memory` gives back, instead of small holes between the services'
+    // strings (about 240 KiB of them at 1,000 services). Clones also drop spare capacity.
+    table.services = table.services.to_vec();
     Ok((table, system))
 }
 

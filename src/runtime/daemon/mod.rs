@@ -435,8 +435,11 @@ impl Daemon {
                 Err(e)
             }
         });
-        let id = svc.def.id.clone();
-        let proto = svc.def.protocol();
+        // The definition, not a copy of its id: no per-service temporaries between the
+        // long-lived allocations made at start-up (see `runtime::load_table`).
+        let def = svc.def.clone();
+        let id = &def.id;
+        let proto = def.protocol();
         match result {
             Ok(sock) => {
                 if let Some((program, versions)) = self.services[key].def.rpc {
@@ -462,8 +465,10 @@ impl Daemon {
                     svc.socket = Some(Rc::new(sock));
                 }
                 self.arm(key);
-                self.logs
-                    .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
+                if self.logs.debugging() {
+                    self.logs
+                        .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
+                }
             }
             Err(e) => {
                 self.logs.daemon(
