@@ -144,10 +144,57 @@ impl ChildFailure {
 
 const REPORT_LEN: usize = 9;
 
-/// The pipe through which children report failures before exec.
+/// What every spawn shares: the pipe through which children report failures before exec, and
+/// the stack they run on until then.
 pub struct FailurePipe {
     read: File,
     write: OwnedFd,
+    stack: ChildStack,
+}
+
+/// The children's stack: one is enough, since the parent is suspended while a child uses it
+/// (`CLONE_VFORK`). Mapped once, never initialised: only the few pages a child touches become
+/// resident, and no allocation is made per server. Not `Send`: two threads must not spawn
+/// with the same one.
+struct ChildStack(std::ptr::NonNull<libc::c_void>);
+
+impl ChildStack {
+    fn new() -> io::Result<ChildStack> {
+        // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CHILD_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        std::ptr::NonNull::new(p)
+            .map(ChildStack)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))
+    }
+
+    /// The highest address (stacks grow down), page-aligned and so 16-byte aligned as the ABI
+    /// wants.
+    fn top(&self) -> *mut libc::c_void {
+        // SAFETY: one past the end of the mapping.
+        unsafe { self.0.as_ptr().cast::<u8>().add(CHILD_STACK).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used (no child is running on it: spawn
+        // returns only after the child has exec'd or exited).
+        unsafe {
+            libc::munmap(self.0.as_ptr(), CHILD_STACK);
+        }
+    }
 }
 
 impl FailurePipe {
@@ -161,6 +208,7 @@ impl FailurePipe {
         Ok(FailurePipe {
             read,
             write: OwnedFd::from(w),
+            stack: ChildStack::new()?,
         })
     }
 
@@ -193,23 +241,30 @@ impl FailurePipe {
 }
 
 /// Starts `plan` with `conn` on fds 0, 1 and 2. `remote_host` becomes `REMOTE_HOST` in the
-/// environment (as xinetd sets it). Returns the child's pid; failures after the clone are reported
+/// environment (as xinetd sets it), in `IpAddr`'s text form. Returns the child's pid; failures after the clone are reported
 /// through `failures`.
 pub fn spawn(
     plan: &ExecPlan,
     conn: RawFd,
-    remote_host: Option<&str>,
+    remote_host: Option<std::net::IpAddr>,
     failures: &FailurePipe,
 ) -> io::Result<Pid> {
-    // Built here, before the clone: the child must not allocate.
-    let remote = remote_host.and_then(|h| CString::new(format!("REMOTE_HOST={h}")).ok());
+    // Built here, before the clone: the child must not allocate. `REMOTE_HOST=` and the longest
+    // IPv6 text (45 bytes) and a NUL fit in 64 bytes, written in place.
+    let mut remote = [0u8; 64];
+    let remote_ok = remote_host.is_some_and(|ip| {
+        use std::io::Write;
+        let mut w = &mut remote[..63]; // the last byte stays NUL
+        write!(w, "REMOTE_HOST={ip}").is_ok()
+    });
     let mut envp: Vec<*const libc::c_char> = Vec::with_capacity(plan.env.len() + 2);
     envp.extend(plan.env.iter().map(|s| s.as_ptr()));
-    if let Some(r) = &remote {
-        envp.push(r.as_ptr());
+    if remote_ok {
+        envp.push(remote.as_ptr().cast());
     }
     envp.push(std::ptr::null());
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|s| s.as_ptr()).collect();
+    let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(plan.argv.len() + 1);
+    argv.extend(plan.argv.iter().map(|s| s.as_ptr()));
     argv.push(std::ptr::null());
     let groups: &[libc::gid_t] = plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
     let reset = non_default_signals();
@@ -222,21 +277,16 @@ pub fn spawn(
         report_fd: failures.write.as_raw_fd(),
         reset,
     };
-    // The child runs on a small stack of its own, in superd's memory (CLONE_VM), while superd
-    // waits (CLONE_VFORK) until it has exec'd or exited: no page tables are copied and no
-    // copy-on-write faults follow, which is most of what a fork costs the daemon. The stack is
-    // a local of this frame (as musl's posix_spawn does): the parent is suspended while the
-    // child uses it, and it costs no allocation. It is never initialised.
-    let mut stack = std::mem::MaybeUninit::<[u8; CHILD_STACK]>::uninit();
-    // SAFETY: the pointer is one past the end of the block; stacks grow down.
-    let top = unsafe { stack.as_mut_ptr().cast::<u8>().add(CHILD_STACK) };
-    let top = (top as usize & !15) as *mut libc::c_void; // 16-byte aligned, as the ABI wants
-                                                         // No signal is blocked across the clone: superd has no handlers that could run in the child
-                                                         // (its signals are blocked and read from a signalfd, see `runtime::daemon::Signals`), and the
-                                                         // child resets every non-default disposition before it unblocks anything. A program that
-                                                         // installs handlers of its own must block signals around `spawn`.
-                                                         // SAFETY: `child_entry` only makes async-signal-safe system calls on memory prepared
-                                                         // above, which stays alive because superd is suspended until the child execs or exits.
+    // The child runs on a stack of its own, in superd's memory (CLONE_VM), while superd waits
+    // (CLONE_VFORK) until it has exec'd or exited: no page tables are copied and no
+    // copy-on-write faults follow, which is most of what a fork costs the daemon.
+    let top = failures.stack.top();
+    // No signal is blocked across the clone: superd has no handlers that could run in the
+    // child (its signals are blocked and read from a signalfd, see `runtime::daemon::Signals`),
+    // and the child resets every non-default disposition before it unblocks anything. A
+    // program that installs handlers of its own must block signals around `spawn`.
+    // SAFETY: `child_entry` only makes async-signal-safe system calls on memory prepared
+    // above, which stays alive because superd is suspended until the child execs or exits.
     let pid = unsafe {
         libc::clone(
             child_entry,
@@ -251,8 +301,9 @@ pub fn spawn(
     Ok(Pid::from_raw(pid))
 }
 
-/// glibc's posix_spawn gives its child 32 KiB (musl 5 KiB); the checklist needs far less.
-const CHILD_STACK: usize = 32 * 1024;
+/// glibc's posix_spawn gives its child 32 KiB (musl 5 KiB); the checklist needs far less, and
+/// untouched pages cost nothing.
+const CHILD_STACK: usize = 64 * 1024;
 
 /// Signals whose disposition is not the default (handlers, and what is ignored, also when
 /// inherited from whoever started superd), as a bit mask (bit `sig - 1`): the only ones the

@@ -172,7 +172,9 @@ impl Service {
                     .first()
                     .and_then(|a| a.to_str().ok())
                     .unwrap_or(&self.name);
-                Some(argv0.rsplit('/').next().unwrap_or(argv0))
+                // After the last '/' (a byte search: this runs several times per connection).
+                let start = argv0.bytes().rposition(|b| b == b'/').map_or(0, |i| i + 1);
+                Some(&argv0[start..])
             }
             (Libwrap::Derived, _) => Some(&self.name),
         }

@@ -457,8 +457,7 @@ impl Daemon {
             Action::Redirect(to) => self.start_relay(key, &def, conn, peer, *to),
             Action::Tcpmux => self.start_mux(key, &def, conn, peer),
             Action::Exec(plan) => {
-                let host = peer.ip().to_string();
-                match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
+                match spawn::spawn(plan, conn.as_raw_fd(), Some(peer.ip()), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);
@@ -539,8 +538,8 @@ impl Daemon {
         }
         self.disarm(key);
         self.services[key].connections += 1;
-        let host = peer.map(|p| p.ip().to_string());
-        match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
+        let host = peer.map(|p| p.ip());
+        match spawn::spawn(plan, sock.as_raw_fd(), host, &self.failures) {
             Ok(pid) => self.started(key, def, pid, peer, true),
             Err(e) => {
                 self.logs

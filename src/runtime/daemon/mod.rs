@@ -15,6 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -238,6 +239,29 @@ enum Work {
     },
 }
 
+/// Hashes the pids that key `Daemon::children`: the kernel hands them out, so no client can
+/// choose keys that collide, and SipHash (std's default, there against such inputs) would be
+/// two hashes per connection for nothing.
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, pid: i32) {
+        // Fibonacci hashing: spreads consecutive pids over the table's high bits.
+        self.0 = u64::from(pid as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Rearm(usize, u64),
@@ -281,7 +305,7 @@ pub struct Daemon {
     services: Slab<Svc>,
     next_serial: u64,
     sessions: Slab<Session>,
-    children: HashMap<i32, Child>,
+    children: HashMap<i32, Child, BuildHasherDefault<PidHasher>>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     forked: usize,
     started_wall: SystemTime,
@@ -290,6 +314,8 @@ pub struct Daemon {
     /// Sources still ready after their turn (epoll is edge-triggered): handled again before
     /// the next wait, which then does not block.
     again: Vec<Token>,
+    /// The sources of the current wake-up (kept to reuse its allocation).
+    ready: Vec<Token>,
     lookups: Lookups,
     /// Addresses SENSOR services have seen: denied everywhere until they expire.
     sensors: SensorList,
@@ -355,13 +381,14 @@ impl Daemon {
             services: Slab::with_capacity(table.services.len()),
             next_serial: 0,
             sessions: Slab::new(),
-            children: HashMap::new(),
+            children: HashMap::default(),
             timers: BinaryHeap::new(),
             forked: 0,
             started_wall: SystemTime::now(),
             dgram_buf: Vec::new(),
             reply_buf: Vec::with_capacity(2048),
             again: Vec::new(),
+            ready: Vec::new(),
         };
         for svc in table.services {
             d.add_service(svc);
@@ -614,10 +641,13 @@ impl Daemon {
                 self.hosts_watch.on_ready();
             }
             let mut signalled = false;
-            let mut ready: Vec<Token> = std::mem::take(&mut self.again);
+            // One buffer for the whole run: no allocation per wake-up.
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.append(&mut self.again);
             ready.extend(events.iter().map(|e| e.token()));
             ready.dedup();
-            for token in ready {
+            for &token in &ready {
                 match token {
                     SIGNALS => signalled = true,
                     FAILURES | HOSTS => {}
@@ -626,6 +656,7 @@ impl Daemon {
                     Token(t) => self.on_session((t - 3) / 4),
                 }
             }
+            self.ready = ready;
             if signalled {
                 self.signals.read();
                 if let Some(stop) = self.on_signals() {
