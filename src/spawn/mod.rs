@@ -570,13 +570,15 @@ pub fn cloexec_inherited() {
 /// large configuration leaves freed chunks between live ones that glibc would otherwise keep;
 /// a smaller daemon also makes every `fork` cheaper, which is why this lives here.
 ///
-/// It first unmaps superd's own code and read-only data (see `unmap_own_code`).
+/// It also unmaps superd's own code and read-only data (see `unmap_own_code`), last, so that
+/// the code run after it is little more than what the caller goes on with.
 pub fn release_free_memory() {
-    unmap_own_code();
+    let ranges = own_code_ranges();
     // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
     unsafe {
         libc::malloc_trim(0);
     }
+    unmap_own_code(&ranges);
 }
 
 /// Drops this process's page-table entries for the read-only mappings of its own executable
@@ -587,15 +589,28 @@ pub fn release_free_memory() {
 /// its code. A mapping is released only if `/proc/self/smaps` shows it not writable and
 /// without anonymous (copy-on-write) pages, so the RELRO part (relocated pointers) and data
 /// are never touched. Any failure leaves everything mapped.
-fn unmap_own_code() {
+fn unmap_own_code(ranges: &[(usize, usize)]) {
+    for &(start, end) in ranges {
+        // SAFETY: the range is a whole read-only, file-backed private mapping of superd's
+        // executable without private pages (see `own_code_ranges`): dropping its page-table
+        // entries loses nothing (the next access maps the same file page again).
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The mappings `unmap_own_code` may release, from `/proc/self/smaps`; none on any error.
+fn own_code_ranges() -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
-        return;
+        return out;
     };
     let Some(exe) = exe.to_str() else {
-        return;
+        return out;
     };
     let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
+        return out;
     };
     // The mapping being read, while it is a candidate.
     let mut current: Option<(usize, usize)> = None;
@@ -604,21 +619,14 @@ fn unmap_own_code() {
             current = range;
             continue;
         }
-        let Some((start, end)) = current else {
-            continue;
-        };
-        if let Some(anon) = line.strip_prefix("Anonymous:") {
+        if let (Some(range), Some(anon)) = (current, line.strip_prefix("Anonymous:")) {
             current = None;
             if anon.trim() == "0 kB" {
-                // SAFETY: the range is a whole read-only, file-backed private mapping of
-                // superd's executable without private pages: dropping its page-table entries
-                // loses nothing (the next access maps the same file page again).
-                unsafe {
-                    libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
-                }
+                out.push(range);
             }
         }
     }
+    out
 }
 
 /// For a mapping's header line in smaps (`start-end perms offset dev inode path`):
