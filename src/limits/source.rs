@@ -25,10 +25,14 @@ pub fn per_source_exceeded(limit: Limit, running_from_same_ip: usize) -> bool {
     }
 }
 
-/// Running servers of one service, per client address.
+/// Running servers of one service, per client address. The map is allocated at the first
+/// server: every service has one of these, most never start a server (or not yet), and an
+/// empty `HashMap` is still 48 bytes.
 #[derive(Clone, Debug, Default)]
 pub struct SourceCounts {
-    running: HashMap<IpAddr, u32>,
+    // Boxed on purpose: 8 bytes per service instead of 48 (clippy assumes the map is the size).
+    #[allow(clippy::box_collection)]
+    running: Option<Box<HashMap<IpAddr, u32>>>,
 }
 
 impl SourceCounts {
@@ -39,13 +43,15 @@ impl SourceCounts {
     /// Servers running for `ip` (0 for an address not seen).
     pub fn count(&self, ip: IpAddr) -> usize {
         self.running
-            .get(&ip.to_canonical())
+            .as_ref()
+            .and_then(|m| m.get(&ip.to_canonical()))
             .map_or(0, |&n| n as usize)
     }
 
     /// A server started for `ip`; returns its new count.
     pub fn increment(&mut self, ip: IpAddr) -> u32 {
-        let n = self.running.entry(ip.to_canonical()).or_insert(0);
+        let running = self.running.get_or_insert_with(Default::default);
+        let n = running.entry(ip.to_canonical()).or_insert(0);
         *n = n.saturating_add(1);
         *n
     }
@@ -54,24 +60,27 @@ impl SourceCounts {
     /// with no entry stays absent (returns 0), so a stray decrement cannot underflow.
     pub fn decrement(&mut self, ip: IpAddr) -> u32 {
         let ip = ip.to_canonical();
-        let Some(n) = self.running.get_mut(&ip) else {
+        let Some(running) = self.running.as_mut() else {
+            return 0;
+        };
+        let Some(n) = running.get_mut(&ip) else {
             return 0;
         };
         *n -= 1; // entries are never 0: they are removed when they get there
         let left = *n;
         if left == 0 {
-            self.running.remove(&ip);
+            running.remove(&ip);
         }
         left
     }
 
     /// Distinct addresses with at least one running server.
     pub fn len(&self) -> usize {
-        self.running.len()
+        self.running.as_ref().map_or(0, |m| m.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.running.is_empty()
+        self.len() == 0
     }
 }
 

@@ -45,6 +45,11 @@ impl Logs {
         self.daemon.log(level, msg);
     }
 
+    /// Whether debug messages are written (to skip building them).
+    pub fn debugging(&self) -> bool {
+        self.daemon.debug_enabled()
+    }
+
     pub fn debug(&self, msg: &str) {
         if self.daemon.debug_enabled() {
             self.daemon.debug(msg);

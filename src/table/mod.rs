@@ -108,7 +108,7 @@ pub type EnvEntry = (Option<Vec<String>>, Vec<String>, Arc<[CString]>);
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// Start a program with the connection (or, for `wait = yes`, the socket) on fds 0-2.
-    Exec(std::rc::Rc<ExecPlan>),
+    Exec(Arc<ExecPlan>),
     /// Answer inside superd.
     Internal(Builtin),
     /// `redirect`: relay the connection to this address inside superd.
@@ -176,7 +176,9 @@ impl Service {
                     .first()
                     .and_then(|a| a.to_str().ok())
                     .unwrap_or(&self.name);
-                Some(argv0.rsplit('/').next().unwrap_or(argv0))
+                // After the last '/' (a byte search: this runs several times per connection).
+                let start = argv0.bytes().rposition(|b| b == b'/').map_or(0, |i| i + 1);
+                Some(&argv0[start..])
             }
             (Libwrap::Derived, _) => Some(&self.name),
         }
@@ -463,7 +465,7 @@ fn build_one(
                 "dgram services with an external server need wait = yes".into(),
             ));
         }
-        Action::Exec(std::rc::Rc::new(
+        Action::Exec(Arc::new(
             exec_plan(decl, sys, warnings).map_err(|(span, m)| err(span.as_ref(), m))?,
         ))
     };

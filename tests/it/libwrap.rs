@@ -270,3 +270,29 @@ fn netgroup_patterns_match_members_by_name() {
         Duration::from_secs(5),
     );
 }
+
+#[test]
+fn hosts_files_replaced_by_a_rename_or_deleted_apply_to_the_next_connection() {
+    let (p_echo, p_ext, p_named, p_nolw) = (free_port(), free_port(), free_port(), free_port());
+    let d = Daemon::prepare(&conf(p_echo, p_ext, p_named, p_nolw));
+    let d = d.launch(&[]);
+    assert_eq!(tcp_exchange(p_ext, b""), b"served\n");
+    // Files are looked at once per wake-up of the service: a connection made while the
+    // previous one is being refused may be accepted in the same wake-up, so wait a little.
+    let settle = || std::thread::sleep(Duration::from_millis(20));
+    // As editors and configuration tools save: a new file renamed over the old name.
+    d.write("hosts.deny.new", "ALL: ALL\n");
+    std::fs::rename(d.path("hosts.deny.new"), d.path("hosts.deny")).unwrap();
+    settle();
+    assert_eq!(tcp_exchange(p_ext, b""), b"", "replaced by a rename");
+    // The file that replaced it is watched in turn.
+    d.write("hosts.allow", "echo: 127.0.0.1\n");
+    settle();
+    assert_eq!(tcp_exchange(p_ext, b""), b"served\n", "edited in place");
+    std::fs::remove_file(d.path("hosts.allow")).unwrap();
+    settle();
+    assert_eq!(tcp_exchange(p_ext, b""), b"", "deleted");
+    std::fs::remove_file(d.path("hosts.deny")).unwrap();
+    settle();
+    assert_eq!(tcp_exchange(p_ext, b""), b"served\n", "both gone");
+}

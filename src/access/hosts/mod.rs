@@ -21,6 +21,7 @@ pub mod file;
 pub mod options;
 pub mod pattern;
 pub mod rules;
+pub mod watch;
 
 use std::net::IpAddr;
 use std::path::Path;

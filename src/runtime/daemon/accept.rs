@@ -49,7 +49,7 @@ impl Daemon {
         let Some(sock) = svc.socket.clone() else {
             return;
         };
-        if def.libwrap_daemon().is_some() {
+        if def.libwrap_daemon().is_some() && self.hosts_watch.take_changed() {
             self.refresh_hosts();
         }
         match (def.listen.socket_type, def.wait, &def.action) {
@@ -545,12 +545,9 @@ impl Daemon {
             Action::Redirect(to) => self.start_relay(key, &def, conn, peer, *to),
             Action::Tcpmux => self.start_mux(key, &def, conn, peer),
             Action::Exec(plan) => {
-                let host = peer.ip().to_string();
-                // A connection that went through tcpmux was made non-blocking meanwhile.
-                let _ = conn.set_nonblocking(false);
-                let adjusted = adjust.map(|a| Rc::new(a.apply(plan)));
+                let adjusted = adjust.map(|a| std::sync::Arc::new(a.apply(plan)));
                 let plan = adjusted.as_ref().unwrap_or(plan);
-                match spawn::spawn(plan, conn.as_raw_fd(), Some(&host), &self.failures) {
+                match spawn::spawn(plan, conn.as_raw_fd(), Some(peer.ip()), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);
@@ -652,10 +649,10 @@ impl Daemon {
         }
         self.disarm(key);
         self.services[key].connections += 1;
-        let host = peer.map(|p| p.ip().to_string());
-        let adjusted = adjust.map(|a| Rc::new(a.apply(plan)));
+        let host = peer.map(|p| p.ip());
+        let adjusted = adjust.map(|a| std::sync::Arc::new(a.apply(plan)));
         let plan = adjusted.as_ref().unwrap_or(plan);
-        match spawn::spawn(plan, sock.as_raw_fd(), host.as_deref(), &self.failures) {
+        match spawn::spawn(plan, sock.as_raw_fd(), host, &self.failures) {
             Ok(pid) => self.started(key, def, pid, peer, true),
             Err(e) => {
                 self.logs

@@ -15,12 +15,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::unix::SourceFd;
@@ -30,6 +29,7 @@ use nix::unistd::Pid;
 use slab::Slab;
 use socket2::Socket;
 
+use crate::access::hosts::watch::Watch;
 use crate::access::hosts::HostsFile;
 use crate::config::model::Level;
 use crate::internal::relay::Relay;
@@ -56,6 +56,8 @@ const SIGNALS: Token = Token(0);
 const FAILURES: Token = Token(1);
 /// Name lookups answered (see `runtime::lookup`).
 const LOOKUPS: Token = Token(usize::MAX);
+/// hosts.allow/hosts.deny may have changed (see `access::hosts::watch`).
+const HOSTS: Token = Token(usize::MAX - 1);
 /// How long a connection waits for its client's name before it is decided without one.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a tcpmux client has to send its service name, and the longest name line.
@@ -85,51 +87,85 @@ fn backend_token(key: usize) -> Token {
     Token(5 + 4 * key)
 }
 
-/// Signals, as flags set by the handlers; one pipe wakes the loop.
-pub struct SignalFlags {
-    pub hup: Arc<AtomicBool>,
-    pub term: Arc<AtomicBool>,
-    pub int: Arc<AtomicBool>,
-    pub quit: Arc<AtomicBool>,
-    pub usr1: Arc<AtomicBool>,
-    pub chld: Arc<AtomicBool>,
-    wake_read: std::os::unix::net::UnixStream,
+/// The signals superd acts on, read from a signalfd. They are blocked (before any helper thread
+/// exists, so every thread inherits the mask) and have no handlers: nothing runs
+/// asynchronously, a child exit costs one `read` instead of a handler, a pipe write and its
+/// drain, and a vfork child cannot be interrupted by a handler of superd's while it shares
+/// superd's memory.
+pub struct Signals {
+    fd: nix::sys::signalfd::SignalFd,
+    hup: bool,
+    term: bool,
+    int: bool,
+    quit: bool,
+    usr1: bool,
+    chld: bool,
 }
 
-impl SignalFlags {
-    pub fn install() -> io::Result<SignalFlags> {
-        use signal_hook::consts::*;
-        let (wake_read, wake_write) = std::os::unix::net::UnixStream::pair()?;
-        wake_read.set_nonblocking(true)?;
-        wake_write.set_nonblocking(true)?;
-        let flags = SignalFlags {
-            hup: Arc::default(),
-            term: Arc::default(),
-            int: Arc::default(),
-            quit: Arc::default(),
-            usr1: Arc::default(),
-            chld: Arc::default(),
-            wake_read,
-        };
-        for (sig, flag) in [
-            (SIGHUP, &flags.hup),
-            (SIGUSR2, &flags.hup), // xinetd: SIGUSR2 also reconfigures
-            (SIGTERM, &flags.term),
-            (SIGINT, &flags.int),
-            (SIGQUIT, &flags.quit),
-            (SIGUSR1, &flags.usr1),
-            (SIGCHLD, &flags.chld),
-        ] {
-            signal_hook::flag::register(sig, flag.clone())?;
-            signal_hook::low_level::pipe::register(sig, wake_write.try_clone()?)?;
+/// SIGUSR2 also reconfigures, as in xinetd.
+const HANDLED: [Signal; 7] = [
+    Signal::SIGHUP,
+    Signal::SIGUSR2,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGCHLD,
+];
+
+impl Signals {
+    pub fn install() -> io::Result<Signals> {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        use nix::sys::signalfd::{SfdFlags, SignalFd};
+        let mut set = SigSet::empty();
+        for sig in HANDLED {
+            set.add(sig);
         }
-        Ok(flags)
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
+        // Inherited "ignore" dispositions would drop these signals (and an ignored SIGCHLD
+        // would make the kernel reap children before superd sees their exit status).
+        spawn::default_dispositions(&HANDLED)?;
+        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        Ok(Signals {
+            fd,
+            hup: false,
+            term: false,
+            int: false,
+            quit: false,
+            usr1: false,
+            chld: false,
+        })
     }
 
-    fn drain(&mut self) {
-        use std::io::Read;
-        let mut buf = [0u8; 64];
-        while matches!((&self.wake_read).read(&mut buf), Ok(n) if n > 0) {}
+    /// Reads what is pending. One read returns every pending signal (standard signals are
+    /// queued at most once each), so a short read means the queue is empty and the
+    /// edge-triggered poll reports the next one.
+    fn read(&mut self) {
+        /// `struct signalfd_siginfo` is 128 bytes; `ssi_signo` is its first field.
+        const INFO: usize = 128;
+        let mut buf = [0u8; INFO * HANDLED.len()];
+        loop {
+            let n = match nix::unistd::read(&self.fd, &mut buf) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return, // EAGAIN: nothing (more) pending
+            };
+            for info in buf[..n].chunks_exact(INFO) {
+                let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+                match Signal::try_from(signo as i32) {
+                    Ok(Signal::SIGHUP | Signal::SIGUSR2) => self.hup = true,
+                    Ok(Signal::SIGTERM) => self.term = true,
+                    Ok(Signal::SIGINT) => self.int = true,
+                    Ok(Signal::SIGQUIT) => self.quit = true,
+                    Ok(Signal::SIGUSR1) => self.usr1 = true,
+                    Ok(Signal::SIGCHLD) => self.chld = true,
+                    _ => {}
+                }
+            }
+            if n < buf.len() {
+                return;
+            }
+        }
     }
 }
 
@@ -208,6 +244,29 @@ enum Work {
     },
 }
 
+/// Hashes the pids that key `Daemon::children`: the kernel hands them out, so no client can
+/// choose keys that collide, and SipHash (std's default, there against such inputs) would be
+/// two hashes per connection for nothing.
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, pid: i32) {
+        // Fibonacci hashing: spreads consecutive pids over the table's high bits.
+        self.0 = u64::from(pid as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Rearm(usize, u64),
@@ -246,14 +305,14 @@ struct Parked {
 pub struct Daemon {
     settings: Settings,
     poll: Poll,
-    signals: SignalFlags,
+    signals: Signals,
     failures: FailurePipe,
     logs: Logs,
     /// Services; a service's key is also its socket's poll token (see `listener_token`).
     services: Slab<Svc>,
     next_serial: u64,
     sessions: Slab<Session>,
-    children: HashMap<i32, Child>,
+    children: HashMap<i32, Child, BuildHasherDefault<PidHasher>>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     forked: usize,
     started_wall: SystemTime,
@@ -262,12 +321,16 @@ pub struct Daemon {
     /// Sources still ready after their turn (epoll is edge-triggered): handled again before
     /// the next wait, which then does not block.
     again: Vec<Token>,
+    /// The sources of the current wake-up (kept to reuse its allocation).
+    ready: Vec<Token>,
     lookups: Lookups,
     /// Addresses SENSOR services have seen: denied everywhere until they expire.
     sensors: SensorList,
     /// tcp_wrappers' files, re-read when they change.
     hosts_allow: HostsFile,
     hosts_deny: HostsFile,
+    /// Tells when they may have changed, so that they are not stat'ed per connection.
+    hosts_watch: Watch,
     /// Connections waiting for a name lookup, by lookup id.
     parked: HashMap<u64, Parked>,
     next_lookup: u64,
@@ -298,11 +361,11 @@ impl Daemon {
         settings: Settings,
         table: ServiceTable,
         logs: Logs,
-        signals: SignalFlags,
+        signals: Signals,
     ) -> io::Result<Daemon> {
         let poll = Poll::new()?;
         poll.registry().register(
-            &mut SourceFd(&signals.wake_read.as_raw_fd()),
+            &mut SourceFd(&signals.fd.as_raw_fd()),
             SIGNALS,
             Interest::READABLE,
         )?;
@@ -313,10 +376,17 @@ impl Daemon {
             Interest::READABLE,
         )?;
         let lookups = Lookups::new(mio::Waker::new(poll.registry(), LOOKUPS)?);
+        let hosts_watch = Watch::new(&[&settings.hosts_allow, &settings.hosts_deny]);
+        if let Some(fd) = hosts_watch.fd() {
+            let fd = fd.as_raw_fd();
+            poll.registry()
+                .register(&mut SourceFd(&fd), HOSTS, Interest::READABLE)?;
+        }
         let mut d = Daemon {
             sensors: SensorList::new(),
             hosts_allow: HostsFile::new(settings.hosts_allow.clone()),
             hosts_deny: HostsFile::new(settings.hosts_deny.clone()),
+            hosts_watch,
             lookups,
             parked: HashMap::new(),
             next_lookup: 0,
@@ -333,18 +403,18 @@ impl Daemon {
             services: Slab::with_capacity(table.services.len()),
             next_serial: 0,
             sessions: Slab::new(),
-            children: HashMap::new(),
+            children: HashMap::default(),
             timers: BinaryHeap::new(),
             forked: 0,
             started_wall: SystemTime::now(),
             dgram_buf: Vec::new(),
             reply_buf: Vec::with_capacity(2048),
             again: Vec::new(),
+            ready: Vec::new(),
         };
         for svc in table.services {
             d.add_service(svc);
         }
-        crate::spawn::release_free_memory();
         Ok(d)
     }
 
@@ -414,8 +484,11 @@ impl Daemon {
                 Err(e)
             }
         });
-        let id = svc.def.id.clone();
-        let proto = svc.def.protocol();
+        // The definition, not a copy of its id: no per-service temporaries between the
+        // long-lived allocations made at start-up (see `runtime::load_table`).
+        let def = svc.def.clone();
+        let id = &def.id;
+        let proto = def.protocol();
         match result {
             Ok(sock) => {
                 if let Some((program, versions)) = self.services[key].def.rpc {
@@ -441,8 +514,10 @@ impl Daemon {
                     svc.socket = Some(Rc::new(sock));
                 }
                 self.arm(key);
-                self.logs
-                    .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
+                if self.logs.debugging() {
+                    self.logs
+                        .debug(&format!("service {id}: listening on {} {proto}", spec.addr));
+                }
             }
             Err(e) => {
                 self.logs.daemon(
@@ -561,6 +636,9 @@ impl Daemon {
     // ----- the loop ------------------------------------------------------------------------
 
     pub fn run(&mut self) -> Stop {
+        // Start-up is over (configuration, table, sockets, first log lines): give back what it
+        // left behind.
+        crate::spawn::release_free_memory();
         let mut events = Events::with_capacity(256);
         loop {
             let timeout = if self.again.is_empty() {
@@ -580,21 +658,29 @@ impl Daemon {
             if events.iter().any(|e| e.token() == FAILURES) {
                 self.read_failures();
             }
+            // Changes to hosts.allow/hosts.deny before the connections of this wake-up.
+            if events.iter().any(|e| e.token() == HOSTS) {
+                self.hosts_watch.on_ready();
+            }
             let mut signalled = false;
-            let mut ready: Vec<Token> = std::mem::take(&mut self.again);
+            // One buffer for the whole run: no allocation per wake-up.
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.clear();
+            ready.append(&mut self.again);
             ready.extend(events.iter().map(|e| e.token()));
             ready.dedup();
-            for token in ready {
+            for &token in &ready {
                 match token {
                     SIGNALS => signalled = true,
-                    FAILURES => {}
+                    FAILURES | HOSTS => {}
                     LOOKUPS => self.on_lookups(),
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
                     Token(t) => self.on_session((t - 3) / 4),
                 }
             }
+            self.ready = ready;
             if signalled {
-                self.signals.drain();
+                self.signals.read();
                 if let Some(stop) = self.on_signals() {
                     return stop;
                 }
@@ -604,11 +690,12 @@ impl Daemon {
     }
 
     fn on_signals(&mut self) -> Option<Stop> {
-        if self.signals.chld.swap(false, Ordering::SeqCst) {
-            self.read_failures();
+        // Child failure reports need no read here: a child writes its report before it exits,
+        // so the report's readiness is queued before SIGCHLD's and `run` has read it already.
+        if std::mem::take(&mut self.signals.chld) {
             self.reap();
         }
-        if self.signals.quit.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.quit) {
             self.logs.daemon(
                 Level::Notice,
                 "received SIGQUIT: exiting now, servers keep running",
@@ -616,16 +703,16 @@ impl Daemon {
             self.unregister_rpc();
             return Some(Stop::Quit);
         }
-        let int = self.signals.int.swap(false, Ordering::SeqCst);
+        let int = std::mem::take(&mut self.signals.int);
         if int && !self.settings.foreground {
             self.logs.debug("SIGINT ignored (not in the foreground)");
         }
-        let term = self.signals.term.swap(false, Ordering::SeqCst);
+        let term = std::mem::take(&mut self.signals.term);
         if term || (int && self.settings.foreground) {
             self.terminate(if term { "SIGTERM" } else { "SIGINT" });
             return Some(Stop::Terminated);
         }
-        if self.signals.hup.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.hup) {
             self.reload();
             if self.services.is_empty() && !self.settings.stayalive {
                 self.logs.daemon(
@@ -635,7 +722,7 @@ impl Daemon {
                 return Some(Stop::NoServices);
             }
         }
-        if self.signals.usr1.swap(false, Ordering::SeqCst) {
+        if std::mem::take(&mut self.signals.usr1) {
             self.write_dump();
         }
         None

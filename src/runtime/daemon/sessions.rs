@@ -122,6 +122,9 @@ impl Daemon {
             return;
         };
         let conn = s.socket;
+        // Blocking again, as accepted connections are: the named service's server may get it
+        // (an in-daemon session makes it non-blocking itself).
+        let _ = conn.set_nonblocking(false);
         let muxed = || self.services.iter().filter(|(_, v)| v.def.mux.is_some());
         if name.eq_ignore_ascii_case("help") {
             let mut list = String::new();

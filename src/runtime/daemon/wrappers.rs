@@ -237,7 +237,7 @@ impl Daemon {
             umask: None,
             rlimits: Vec::new(),
         };
-        let plan = std::rc::Rc::new(adjust.apply(&plan));
+        let plan = std::sync::Arc::new(adjust.apply(&plan));
         let devnull;
         let fd = match conn {
             Some(c) => {
