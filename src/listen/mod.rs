@@ -10,7 +10,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -41,7 +41,7 @@ pub fn open(spec: &ListenSpec) -> io::Result<Socket> {
         SocketType::Seqpacket => (Type::SEQPACKET, None),
         SocketType::Raw => (Type::RAW, None),
     };
-    let sock = Socket::new(domain, ty, proto)?; // socket2 sets SOCK_CLOEXEC
+    let sock = raise(Socket::new(domain, ty, proto)?); // socket2 sets SOCK_CLOEXEC
     sock.set_reuse_address(true)?;
     if spec.addr.is_ipv6() {
         sock.set_only_v6(spec.v6only)?;
@@ -65,6 +65,26 @@ pub fn open(spec: &ListenSpec) -> io::Result<Socket> {
         grow_receive_buffer(&sock, DGRAM_RCVBUF);
     }
     Ok(sock)
+}
+
+/// Listening sockets live at or above this descriptor number, so that connections get the
+/// numbers below it and a child can take a copy of just the low descriptors (see
+/// `spawn::spawn_owned`).
+pub const LISTEN_FD_MIN: RawFd = crate::spawn::SHARED_TABLE_LIMIT;
+
+/// `sock` moved to a descriptor at or above `LISTEN_FD_MIN` (close-on-exec); unchanged if that
+/// fails (descriptor limit).
+fn raise(sock: Socket) -> Socket {
+    if sock.as_raw_fd() >= LISTEN_FD_MIN {
+        return sock;
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on a valid descriptor; the new one is owned by the Socket below.
+    let fd = unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_DUPFD_CLOEXEC, LISTEN_FD_MIN) };
+    if fd < 0 {
+        return sock;
+    }
+    // SAFETY: `fd` is a fresh descriptor no one else owns.
+    unsafe { Socket::from_raw_fd(fd) }
 }
 
 /// Receive buffer of the datagram sockets superd serves itself: a limit on what the kernel may

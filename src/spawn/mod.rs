@@ -103,6 +103,7 @@ pub enum Step {
     Setuid,
     Chdir,
     Exec,
+    Unshare,
 }
 
 impl Step {
@@ -117,6 +118,7 @@ impl Step {
             7 => Step::Setuid,
             8 => Step::Chdir,
             9 => Step::Exec,
+            10 => Step::Unshare,
             _ => return None,
         })
     }
@@ -132,6 +134,7 @@ impl Step {
             Step::Setuid => "setuid",
             Step::Chdir => "chdir",
             Step::Exec => "execve",
+            Step::Unshare => "close_range",
         }
     }
 }
@@ -191,9 +194,17 @@ impl FailurePipe {
                 let done = launches.swap_remove(i);
                 self.recycle(done.stack);
             } else {
+                if launches[i].unshared.load(Ordering::Acquire) != 0 {
+                    launches[i].owned = None; // the child has its own copy of the connection
+                }
                 i += 1;
             }
         }
+    }
+
+    /// Whether superd still holds a connection for a child that has not exec'd yet.
+    pub fn holding_connections(&self) -> bool {
+        self.launches.borrow().iter().any(|l| l.owned.is_some())
     }
 
     /// A stack for a new child: a spare one, or a new mapping.
@@ -261,7 +272,43 @@ pub fn spawn(
     remote_host: Option<std::net::IpAddr>,
     failures: &FailurePipe,
 ) -> io::Result<Pid> {
+    launch(plan, conn, None, remote_host, failures)
+}
+
+/// [`spawn`] for a connection superd has no further use for: superd closes its copy once the
+/// child no longer needs it. When the connection's descriptor is low (below
+/// [`SHARED_TABLE_LIMIT`], where the listening sockets never are, see
+/// `listen::LISTEN_FD_MIN`), the child also shares superd's descriptor table at first
+/// (`CLONE_FILES`) and unshares just the low part of it (`close_range` with
+/// `CLOSE_RANGE_UNSHARE`): with 1,000 services, neither the clone copies 1,000 descriptors nor
+/// the exec closes them.
+pub fn spawn_owned(
+    plan: &Arc<ExecPlan>,
+    conn: OwnedFd,
+    remote_host: Option<std::net::IpAddr>,
+    failures: &FailurePipe,
+) -> io::Result<Pid> {
+    let fd = conn.as_raw_fd();
+    launch(plan, fd, Some(conn), remote_host, failures)
+}
+
+/// Descriptors below this may be shared with a child until it unshares them (see
+/// [`spawn_owned`]).
+pub const SHARED_TABLE_LIMIT: RawFd = 64;
+
+fn launch(
+    plan: &Arc<ExecPlan>,
+    conn: RawFd,
+    owned: Option<OwnedFd>,
+    remote_host: Option<std::net::IpAddr>,
+    failures: &FailurePipe,
+) -> io::Result<Pid> {
     failures.sweep();
+    let report_fd = failures.write.as_raw_fd();
+    let share = owned.is_some()
+        && conn < SHARED_TABLE_LIMIT
+        && report_fd < SHARED_TABLE_LIMIT
+        && unshare_works();
     // Built here, before the clone: the child must not allocate.
     let mut launch = Box::new(Launch {
         in_use: AtomicI32::new(1),
@@ -270,7 +317,10 @@ pub fn spawn(
         argv: Vec::with_capacity(plan.argv.len() + 1),
         envp: Vec::with_capacity(plan.env.len() + 2),
         conn,
-        report_fd: failures.write.as_raw_fd(),
+        owned,
+        shared_table: share,
+        unshared: AtomicI32::new(0),
+        report_fd,
         reset: non_default_signals(),
         stack: failures.stack()?,
     });
@@ -299,11 +349,12 @@ pub fn spawn(
     // SAFETY: `child_entry` only makes system calls and reads the `Launch`, which is neither
     // moved (boxed) nor changed nor freed until the kernel clears `in_use` (the child has
     // exec'd or exited; see `FailurePipe::sweep`).
+    let files = if share { libc::CLONE_FILES } else { 0 };
     let pid = unsafe {
         libc::clone(
             child_entry,
             top,
-            libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD,
+            libc::CLONE_VM | files | libc::CLONE_CHILD_CLEARTID | libc::SIGCHLD,
             arg.cast_mut().cast(),
             std::ptr::null_mut::<libc::pid_t>(),
             std::ptr::null_mut::<libc::c_void>(),
@@ -315,8 +366,42 @@ pub fn spawn(
         failures.recycle(launch.stack);
         return Err(err);
     }
+    let mut launch = launch;
+    if !share {
+        // The child has a copy of the table: superd's own copy can go now.
+        launch.owned = None;
+    }
     failures.launches.borrow_mut().push(launch);
     Ok(Pid::from_raw(pid))
+}
+
+/// Whether `close_range(.., CLOSE_RANGE_UNSHARE)` works here (Linux 5.9 and later, and not
+/// refused by a seccomp filter): asked once, of a forked child that tries it and exits.
+fn unshare_works() -> bool {
+    static WORKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WORKS.get_or_init(|| {
+        // SAFETY: the child only makes two system calls and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: the forked child unshares and closes its own table, then exits.
+            unsafe {
+                let r = libc::syscall(
+                    libc::SYS_close_range,
+                    SHARED_TABLE_LIMIT as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_UNSHARE,
+                );
+                libc::_exit(if r == 0 { 0 } else { 1 });
+            }
+        }
+        if pid < 0 {
+            return false;
+        }
+        matches!(
+            waitpid(Pid::from_raw(pid), None),
+            Ok(WaitStatus::Exited(_, 0))
+        )
+    })
 }
 
 /// glibc's posix_spawn gives its child 32 KiB (musl 5 KiB); the checklist needs far less, and
@@ -385,6 +470,13 @@ struct Launch {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     conn: RawFd,
+    /// superd's copy of the connection, when it is superd's to close: kept while the child
+    /// shares the descriptor table (`shared_table`), until the child is known to be done.
+    owned: Option<OwnedFd>,
+    /// The child starts on superd's descriptor table and unshares its low part first.
+    shared_table: bool,
+    /// Set by the child once it has a table of its own: superd's copy of the connection may go.
+    unshared: AtomicI32,
     report_fd: RawFd,
     /// Signals to give their default disposition (see `non_default_signals`).
     reset: u64,
@@ -445,6 +537,39 @@ extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
     unsafe {
         let a = &*(arg as *const Launch);
         let groups: &[libc::gid_t] = a.plan.creds.as_ref().map(|c| &c.groups[..]).unwrap_or(&[]);
+        if a.shared_table {
+            // First of all: a table of the child's own, holding only the low descriptors
+            // (the connection and the report pipe among them). Until this succeeds the child
+            // must not touch a descriptor, or it would change superd's.
+            let r = libc::syscall(
+                libc::SYS_close_range,
+                SHARED_TABLE_LIMIT as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_UNSHARE,
+            );
+            if r != 0 {
+                report_and_exit(a.report_fd, Step::Unshare, 1);
+            }
+            // Let go at once of the other low descriptors copied with it (other clients'
+            // connections among them, whose clients would otherwise wait for this child's
+            // exec to see their EOF), then tell superd it may close its copy of ours.
+            let (lo, hi) = (a.conn.min(a.report_fd), a.conn.max(a.report_fd));
+            for (first, last) in [
+                (3, lo - 1),
+                (lo + 1, hi - 1),
+                (hi + 1, SHARED_TABLE_LIMIT - 1),
+            ] {
+                if first >= 3 && first <= last {
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        first as libc::c_uint,
+                        last as libc::c_uint,
+                        0,
+                    );
+                }
+            }
+            a.unshared.store(1, Ordering::Release);
+        }
         child(
             &a.plan,
             a.conn,
@@ -455,6 +580,22 @@ extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
             a.reset,
         )
     }
+}
+
+/// A failed child step: one record into the report pipe (a write, which changes no
+/// descriptor), then `_exit`.
+///
+/// # Safety
+/// Only in a cloned child.
+unsafe fn report_and_exit(report_fd: RawFd, step: Step, status: i32) -> ! {
+    let errno = *libc::__errno_location();
+    let pid = libc::getpid();
+    let mut rec = [0u8; REPORT_LEN];
+    rec[..4].copy_from_slice(&pid.to_ne_bytes());
+    rec[4] = step as u8;
+    rec[5..].copy_from_slice(&errno.to_ne_bytes());
+    libc::write(report_fd, rec.as_ptr().cast(), REPORT_LEN);
+    libc::_exit(status)
 }
 
 /// The child checklist. Never returns: it execs or `_exit`s.
@@ -473,16 +614,7 @@ unsafe fn child(
     report_fd: RawFd,
     reset: u64,
 ) -> ! {
-    let fail = |step: Step, status: i32| -> ! {
-        let errno = *libc::__errno_location();
-        let pid = libc::getpid();
-        let mut rec = [0u8; REPORT_LEN];
-        rec[..4].copy_from_slice(&pid.to_ne_bytes());
-        rec[4] = step as u8;
-        rec[5..].copy_from_slice(&errno.to_ne_bytes());
-        libc::write(report_fd, rec.as_ptr().cast(), REPORT_LEN);
-        libc::_exit(status)
-    };
+    let fail = |step: Step, status: i32| -> ! { report_and_exit(report_fd, step, status) };
 
     // 1. The connection becomes fds 0, 1 and 2 (moved out of the way first if it is one of them,
     //    so dup2 always clears close-on-exec on all three).
@@ -839,6 +971,30 @@ mod tests {
         assert_eq!(reports[0].step, Step::Exec);
         assert_eq!(reports[0].errno, libc::ENOENT);
         failures.sweep();
+        assert_eq!(failures.launches(), 0);
+    }
+
+    /// A connection handed over with `spawn_owned` reaches the server on fds 0-2, and once the
+    /// child has exec'd and superd has swept, superd's copy is closed: the peer sees EOF when
+    /// the server exits.
+    #[test]
+    fn owned_connections_reach_the_server_and_superd_lets_go_of_them() {
+        use std::io::Read as _;
+        let failures = FailurePipe::new().unwrap();
+        let echo = plan(c"/bin/echo", &[c"echo", c"hello"]);
+        for _ in 0..5 {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            let pid = spawn_owned(&echo, OwnedFd::from(theirs), None, &failures).unwrap();
+            assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+            failures.sweep();
+            assert!(!failures.holding_connections());
+            let mut got = String::new();
+            (&ours)
+                .take(64)
+                .read_to_string(&mut got)
+                .expect("EOF once the server and superd have closed");
+            assert_eq!(got, "hello\n");
+        }
         assert_eq!(failures.launches(), 0);
     }
 }

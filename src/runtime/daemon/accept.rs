@@ -547,7 +547,8 @@ impl Daemon {
             Action::Exec(plan) => {
                 let adjusted = adjust.map(|a| std::sync::Arc::new(a.apply(plan)));
                 let plan = adjusted.as_ref().unwrap_or(plan);
-                match spawn::spawn(plan, conn.as_raw_fd(), Some(peer.ip()), &self.failures) {
+                let conn = std::os::fd::OwnedFd::from(conn);
+                match spawn::spawn_owned(plan, conn, Some(peer.ip()), &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);

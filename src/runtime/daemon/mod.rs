@@ -68,6 +68,10 @@ const IDENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the daemon waits, once no session is left, before returning freed heap memory to
 /// the system (after a burst of sessions, RSS goes back to its idle value).
 const TRIM_DELAY: Duration = Duration::from_secs(2);
+/// While superd holds connections for starting children, the loop looks at least this often
+/// whether they have exec'd. Usually another wake-up (the server's exit, a new client) comes
+/// first; this bounds the wait for a server that closes its connection and keeps running.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(50);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -641,13 +645,20 @@ impl Daemon {
         crate::spawn::release_free_memory();
         let mut events = Events::with_capacity(256);
         loop {
-            let timeout = if self.again.is_empty() {
+            let mut timeout = if self.again.is_empty() {
                 self.timers
                     .peek()
                     .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };
+            // superd still holds a connection a starting child shares its descriptors with:
+            // close it as soon as the child has exec'd, so the client sees the server's EOF
+            // when the server closes (see `spawn::spawn_owned`).
+            self.failures.sweep();
+            if self.failures.holding_connections() {
+                timeout = Some(timeout.map_or(SWEEP_INTERVAL, |t| t.min(SWEEP_INTERVAL)));
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     self.logs.daemon(Level::Err, &format!("poll failed: {e}"));
