@@ -121,6 +121,22 @@ impl DaemonLog {
 
     /// Log `msg` at `level` with the given time (tests). Debug messages obey the debug flag.
     pub fn log_at(&self, now: &LocalTime, level: Level, msg: &str) {
+        self.log_to(now, None, level, msg);
+    }
+
+    /// Log `msg` at `level`, to syslog with `facility` instead of the daemon's own when given
+    /// (a hosts_options `severity facility.level`; files and stderr have no facility).
+    pub fn log_with_facility(&self, facility: Option<Facility>, level: Level, msg: &str) {
+        self.log_to(&time::now(), facility, level, msg);
+    }
+
+    fn log_to(
+        &self,
+        now: &LocalTime,
+        facility_override: Option<Facility>,
+        level: Level,
+        msg: &str,
+    ) {
         if level == Level::Debug && !self.debug.get() {
             return;
         }
@@ -140,7 +156,7 @@ impl DaemonLog {
                 }
             }
             Target::Syslog(syslog, facility) => {
-                syslog.send(*facility, level, now, msg);
+                syslog.send(facility_override.unwrap_or(*facility), level, now, msg);
             }
         }
     }

@@ -45,6 +45,11 @@ impl Logs {
         self.daemon.log(level, msg);
     }
 
+    /// A daemon message at another syslog facility than superd's own, if given.
+    pub fn daemon_with_facility(&self, facility: Option<Facility>, level: Level, msg: &str) {
+        self.daemon.log_with_facility(facility, level, msg);
+    }
+
     /// Whether debug messages are written (to skip building them).
     pub fn debugging(&self) -> bool {
         self.daemon.debug_enabled()

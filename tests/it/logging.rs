@@ -133,3 +133,45 @@ fn nothing_is_logged_without_log_type_even_with_log_flags() {
         "{files:?}"
     );
 }
+
+/// A hosts_options `severity mail.crit` sends the refusal line to syslog at that facility and
+/// level instead of superd's own (here `-syslog local5`).
+#[test]
+fn severity_option_sets_facility_and_level_of_the_refusal_line() {
+    let sockdir = tempfile::tempdir().unwrap();
+    let (sock, path) = syslog_socket(sockdir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "service daytime\n{{\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = {port}\n\tbind = 127.0.0.1\n}}\n"
+        ),
+    )
+    .unwrap();
+    let deny = dir.path().join("hosts.deny");
+    std::fs::write(&deny, "daytime: ALL: severity mail.crit\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["-dontfork", "-syslog", "local5", "--syslog-socket"])
+        .arg(&path)
+        .arg("--hosts-allow")
+        .arg(dir.path().join("hosts.allow"))
+        .arg("--hosts-deny")
+        .arg(&deny)
+        .arg("-f")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = PidGuard(child.id() as i32);
+    recv_until(&sock, "Started working");
+    assert_eq!(tcp_exchange(port, b""), b"");
+    let line = recv_until(&sock, "libwrap refused connection to daytime");
+    // mail (2 << 3 = 16) | crit (2) = 18.
+    assert!(line.starts_with("<18>"), "{line}");
+    unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
+    assert_eq!(wait_bounded(&mut child, Duration::from_secs(10)), Some(0));
+}

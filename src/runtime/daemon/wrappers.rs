@@ -8,7 +8,7 @@ use socket2::Socket;
 
 use super::{Daemon, Who};
 use crate::access::hosts;
-use crate::config::model::Level;
+use crate::config::model::{Facility, Level};
 use crate::listen;
 use crate::runtime::logging::FailReason;
 use crate::spawn;
@@ -97,7 +97,7 @@ impl Daemon {
             server_port: local.map(|l| l.port()),
         };
         let mut adjust = Adjust::default();
-        let mut severity = Level::Info;
+        let mut severity = (None, Level::Info);
         for option in &options {
             match option {
                 hosts::RuleOption::Spawn(cmd) => {
@@ -176,8 +176,11 @@ impl Daemon {
                         }
                     }
                 }
-                hosts::RuleOption::Severity { level, .. } => {
-                    severity = Level::from_name(level).unwrap_or(severity);
+                hosts::RuleOption::Severity { facility, level } => {
+                    severity = (
+                        facility.and_then(Facility::from_name),
+                        Level::from_name(level).unwrap_or(severity.1),
+                    );
                 }
                 // Asked before the check (`Needs::client_user`): the user is already known.
                 hosts::RuleOption::Rfc931(_) => {}
@@ -206,7 +209,7 @@ impl Daemon {
             "libwrap refused connection to {} (libwrap={daemon}) from {}",
             svc.def.id, client.addr
         );
-        self.logs.daemon(severity, &msg);
+        self.logs.daemon_with_facility(severity.0, severity.1, &msg);
         self.logs
             .fail(&svc.log, &svc.def, FailReason::Libwrap, Some(peer));
         Wrapped::Refused
