@@ -859,30 +859,37 @@ fn hard_nofile() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
+/// What to start superd through so that its descriptor hard limit is at least `needed`:
+/// nothing when it already is, else `prlimit LIMITS --` (root only); `None`, with a printed
+/// reason, when that is not possible (the test is then skipped).
+fn nofile_wrapper(needed: u64, limits: &'static str) -> Option<Vec<&'static str>> {
+    if hard_nofile() >= needed {
+        return Some(Vec::new());
+    }
+    if !is_root() {
+        eprintln!("SKIPPED: the descriptor hard limit is below {needed} and raising it needs root");
+        return None;
+    }
+    let (code, _, err) = run_bounded(
+        std::process::Command::new("prlimit").args([limits, "true"]),
+        Duration::from_secs(5),
+    );
+    if code != 0 {
+        eprintln!("SKIPPED: the descriptor hard limit is below {needed} and prlimit cannot raise it: {err}");
+        return None;
+    }
+    Some(vec!["prlimit", limits, "--"])
+}
+
 /// Issue 5 asks for 1,100 and 5,000 services (the 5,000 are below); 1,100 is past select's
 /// 1,024-descriptor wall and keeps the test near a few seconds.
 #[test]
 fn eleven_hundred_services_all_listen_and_answer() {
     const SERVICES: u16 = 1_100;
     // superd raises its soft descriptor limit to the hard one; the hard one must be enough.
-    let mut wrapper: Vec<&str> = Vec::new();
-    if hard_nofile() < 2_000 {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: the descriptor hard limit is below 2,000 and raising it needs root"
-            );
-            return;
-        }
-        wrapper = vec!["prlimit", "--nofile=4096:4096", "--"];
-        let (code, _, err) = run_bounded(
-            std::process::Command::new("prlimit").args(["--nofile=4096:4096", "true"]),
-            Duration::from_secs(5),
-        );
-        if code != 0 {
-            eprintln!("SKIPPED: the descriptor hard limit is below 2,000 and prlimit cannot raise it: {err}");
-            return;
-        }
-    }
+    let Some(wrapper) = nofile_wrapper(2_000, "--nofile=4096:4096") else {
+        return;
+    };
     // Concurrent runs of the suite (other worktrees, CI jobs) start their search at different
     // places, and a run that loses a race for a port moves on to the next block.
     let mut from = 10_000 + (std::process::id() % 8) as u16 * 1_200;
@@ -962,16 +969,9 @@ fn five_thousand_services_all_listen_and_answer_before_and_after_reload() {
     const SERVICES: u16 = 5_000;
     // superd raises its soft descriptor limit to the hard one; 5,000 listeners need more than
     // the usual 4,096.
-    let mut wrapper: Vec<&str> = Vec::new();
-    if hard_nofile() < 6_000 {
-        if !is_root() {
-            eprintln!(
-                "SKIPPED: the descriptor hard limit is below 6,000 and raising it needs root"
-            );
-            return;
-        }
-        wrapper = vec!["prlimit", "--nofile=8192:8192", "--"];
-    }
+    let Some(wrapper) = nofile_wrapper(6_000, "--nofile=8192:8192") else {
+        return;
+    };
     let pid = std::process::id();
     let host = format!("127.{}.{}.1", 50 + pid % 50, (pid / 50) % 256);
     let ip: std::net::IpAddr = host.parse().unwrap();

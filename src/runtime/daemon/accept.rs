@@ -625,12 +625,7 @@ impl Daemon {
         // has no client yet: allowed, as in current xinetd (2.3.15.3 refused everyone).
         let mut adjust = None;
         if let Some(p) = peer {
-            let (host, verified) = name.unwrap_or((None, false));
-            let who = Who {
-                name: host.as_deref(),
-                verified,
-                user: None,
-            };
+            let who = Who::of_datagram(&name);
             let verdict = if self.address_allows(key, p, who.name, true) {
                 self.libwrap_allows(key, p, sock, who, None)
             } else {
@@ -705,12 +700,7 @@ impl Daemon {
                 continue;
             }
             if let Some(p) = peer {
-                let (host, verified) = name.unwrap_or((None, false));
-                let who = Who {
-                    name: host.as_deref(),
-                    verified,
-                    user: None,
-                };
+                let who = Who::of_datagram(&name);
                 if !self.address_allows(key, p, who.name, true)
                     || !self.libwrap_allows(key, p, sock, who, None).allowed()
                 {

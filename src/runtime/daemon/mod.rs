@@ -296,6 +296,20 @@ struct Who<'a> {
     user: Option<&'a str>,
 }
 
+impl<'a> Who<'a> {
+    /// A datagram sender: its name when the rules needed one (no ident for datagrams).
+    fn of_datagram(name: &'a Option<(Option<String>, bool)>) -> Who<'a> {
+        match name {
+            Some((host, verified)) => Who {
+                name: host.as_deref(),
+                verified: *verified,
+                user: None,
+            },
+            None => Who::default(),
+        }
+    }
+}
+
 /// A connection waiting for its client's name (address rules with `.domain` entries).
 struct Parked {
     key: usize,
