@@ -94,7 +94,7 @@ fn backend_token(key: usize) -> Token {
 /// The signals superd acts on, read from a signalfd. They are blocked (before any helper thread
 /// exists, so every thread inherits the mask) and have no handlers: nothing runs
 /// asynchronously, a child exit costs one `read` instead of a handler, a pipe write and its
-/// drain, and a vfork child cannot be interrupted by a handler of superd's while it shares
+/// drain, and a starting child cannot be interrupted by a handler of superd's while it shares
 /// superd's memory.
 pub struct Signals {
     fd: nix::sys::signalfd::SignalFd,
