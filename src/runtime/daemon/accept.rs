@@ -420,13 +420,7 @@ impl Daemon {
         };
         // The session's socket is the waiting client's connection, not watched meanwhile; the
         // query's socket is registered under the session's second token.
-        let k = self.sessions.insert(Session {
-            socket: conn,
-            work,
-            key,
-            serial,
-            peer: peer.ip(),
-        });
+        let k = self.add_session(conn, work, key, serial, peer.ip());
         let both = Interest::READABLE | Interest::WRITABLE;
         if self
             .poll

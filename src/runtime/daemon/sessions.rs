@@ -22,6 +22,24 @@ use crate::listen;
 use crate::table::Service;
 
 impl Daemon {
+    /// Records a connection served (or held) inside the daemon; returns its session key.
+    pub(super) fn add_session(
+        &mut self,
+        socket: Socket,
+        work: Work,
+        key: usize,
+        serial: u64,
+        peer: std::net::IpAddr,
+    ) -> usize {
+        self.sessions.insert(Session {
+            socket,
+            work,
+            key,
+            serial,
+            peer,
+        })
+    }
+
     pub(super) fn start_session(
         &mut self,
         key: usize,
@@ -44,13 +62,7 @@ impl Daemon {
         svc.running += 1;
         svc.sources.increment(peer.ip());
         let serial = svc.serial;
-        let k = self.sessions.insert(Session {
-            socket: conn,
-            work: Work::Builtin(session),
-            key,
-            serial,
-            peer: peer.ip(),
-        });
+        let k = self.add_session(conn, Work::Builtin(session), key, serial, peer.ip());
         self.apply_step(k, interest, true);
     }
 
@@ -72,13 +84,7 @@ impl Daemon {
         let id = self.next_lookup;
         let fd = conn.as_raw_fd();
         let work = Work::Mux { peer, id };
-        let k = self.sessions.insert(Session {
-            socket: conn,
-            work,
-            key,
-            serial,
-            peer: peer.ip(),
-        });
+        let k = self.add_session(conn, work, key, serial, peer.ip());
         let r =
             self.poll
                 .registry()
@@ -191,13 +197,7 @@ impl Daemon {
             def: def.clone(),
             log,
         };
-        let k = self.sessions.insert(Session {
-            socket: conn,
-            work,
-            key,
-            serial,
-            peer: peer.ip(),
-        });
+        let k = self.add_session(conn, work, key, serial, peer.ip());
         // Both sockets stay registered for both directions for the relay's whole life (edge
         // triggered: each event drives the relay until nothing moves).
         let both = Interest::READABLE | Interest::WRITABLE;
