@@ -184,9 +184,11 @@ impl FailurePipe {
         })
     }
 
-    /// Frees what children that have exec'd or exited no longer use. Called before every
-    /// spawn and after reaping, so at most the children still between clone and exec hold one.
-    pub fn sweep(&self) {
+    /// Frees what children that have exec'd or exited no longer use, and closes superd's copy
+    /// of each connection whose child has a descriptor table of its own. Called before every
+    /// spawn and once per pass of the event loop, so at most the children still between clone
+    /// and exec hold a launch. Returns whether superd still holds a connection for a child.
+    pub fn sweep(&self) -> bool {
         let mut launches = self.launches.borrow_mut();
         let mut i = 0;
         while i < launches.len() {
@@ -200,11 +202,7 @@ impl FailurePipe {
                 i += 1;
             }
         }
-    }
-
-    /// Whether superd still holds a connection for a child that has not exec'd yet.
-    pub fn holding_connections(&self) -> bool {
-        self.launches.borrow().iter().any(|l| l.owned.is_some())
+        launches.iter().any(|l| l.owned.is_some())
     }
 
     /// A stack for a new child: a spare one, or a new mapping.
@@ -986,8 +984,7 @@ mod tests {
             let (ours, theirs) = UnixStream::pair().unwrap();
             let pid = spawn_owned(&echo, OwnedFd::from(theirs), None, &failures).unwrap();
             assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
-            failures.sweep();
-            assert!(!failures.holding_connections());
+            assert!(!failures.sweep(), "superd holds no connection any more");
             let mut got = String::new();
             (&ours)
                 .take(64)

@@ -807,15 +807,22 @@ fn cached_credentials(
     Ok(c)
 }
 
-fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credentials, PlanError> {
-    use nix::unistd::{Group, Uid, User};
-    let pw = match user.parse::<u32>() {
+/// The passwd entry of `user`, a name or a number.
+pub(crate) fn find_user(user: &str) -> Option<nix::unistd::User> {
+    use nix::unistd::{Uid, User};
+    match user.parse::<u32>() {
         Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten(),
-        Err(_) => match User::from_name(user).ok().flatten() {
-            Some(u) => Some(u),
-            None => return Err((Some(span.clone()), format!("unknown user {user}"))),
-        },
-    };
+        Err(_) => User::from_name(user).ok().flatten(),
+    }
+}
+
+fn credentials(decl: &ServiceDecl, user: &str, span: &Span) -> Result<Credentials, PlanError> {
+    use nix::unistd::Group;
+    let pw = find_user(user);
+    // A name must exist; a number without an entry is allowed (see below).
+    if pw.is_none() && user.parse::<u32>().is_err() {
+        return Err((Some(span.clone()), format!("unknown user {user}")));
+    }
     let (uid, mut gid) = match &pw {
         Some(pw) => (pw.uid.as_raw(), pw.gid.as_raw()),
         // A numeric uid without a passwd entry: its gid is the same number (xinetd does this

@@ -209,9 +209,7 @@ impl Daemon {
             self.refused(parked, false);
             return;
         }
-        if def.access().needs_name()
-            || (def.libwrap_daemon().is_some() && self.hosts_needs().client_name)
-        {
+        if self.needs_name(def) {
             // The rules need the client's name: ask off the loop and decide when it comes.
             self.next_lookup += 1;
             let id = self.next_lookup;

@@ -39,8 +39,6 @@ impl Daemon {
     }
 
     pub(super) fn reap(&mut self) {
-        // Children that exec'd or exited no longer read their launch data.
-        self.failures.sweep();
         for (pid, exit) in spawn::reap() {
             let Some(child) = self.children.remove(&pid.as_raw()) else {
                 self.logs

@@ -669,8 +669,7 @@ impl Daemon {
             // superd still holds a connection a starting child shares its descriptors with:
             // close it as soon as the child has exec'd, so the client sees the server's EOF
             // when the server closes (see `spawn::spawn_owned`).
-            self.failures.sweep();
-            if self.failures.holding_connections() {
+            if self.failures.sweep() {
                 timeout = Some(timeout.map_or(SWEEP_INTERVAL, |t| t.min(SWEEP_INTERVAL)));
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {

@@ -342,12 +342,7 @@ fn own_credentials() -> spawn::Credentials {
 /// become another user; for anyone else the option fails, as libwrap's `setuid` would, unless
 /// it names superd's own user (nothing to change: `None`).
 fn credentials(user: &str, group: Option<&str>) -> Result<Option<spawn::Credentials>, String> {
-    use nix::unistd::{Uid, User};
-    let pw = match user.parse::<u32>() {
-        Ok(n) => User::from_uid(Uid::from_raw(n)).ok().flatten(),
-        Err(_) => User::from_name(user).ok().flatten(),
-    };
-    let Some(pw) = pw else {
+    let Some(pw) = crate::table::find_user(user) else {
         return Err(format!("unknown user: \"{user}\""));
     };
     let gid = match group {
