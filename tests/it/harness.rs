@@ -218,12 +218,17 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
-            if wait_bounded(&mut child, Duration::from_secs(5)).is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        stop_child(self.child.take());
+    }
+}
+
+/// Stops a daemon a test started, by its pid: SIGTERM, then SIGKILL after 5 s.
+pub fn stop_child(child: Option<Child>) {
+    if let Some(mut child) = child {
+        unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
+        if wait_bounded(&mut child, Duration::from_secs(5)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -14,6 +14,28 @@ fn syslog_socket(dir: &std::path::Path) -> (UnixDatagram, std::path::PathBuf) {
     (sock, path)
 }
 
+/// superd in the foreground on `conf`, its own messages to the syslog socket `path` at
+/// facility local5, plus `extra` options; stopped by pid when the guard goes.
+fn start_on_syslog(
+    path: &std::path::Path,
+    conf: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> (std::process::Child, PidGuard) {
+    let child = Command::new(BIN)
+        .args(["-dontfork", "-syslog", "local5", "--syslog-socket"])
+        .arg(path)
+        .args(extra)
+        .arg("-f")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = PidGuard(child.id() as i32);
+    (child, guard)
+}
+
 fn recv_until(sock: &UnixDatagram, needle: &str) -> String {
     let mut buf = vec![0u8; 4096];
     for _ in 0..200 {
@@ -57,22 +79,7 @@ fn own_messages_go_to_syslog_with_the_facility_given_by_dash_syslog() {
     let conf_dir = tempfile::tempdir().unwrap();
     let conf = conf_dir.path().join("c.conf");
     std::fs::write(&conf, "").unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "-dontfork",
-            "-syslog",
-            "local5",
-            "--syslog-socket",
-            path.to_str().unwrap(),
-            "-f",
-        ])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = PidGuard(child.id() as i32);
+    let (mut child, _guard) = start_on_syslog(&path, &conf, &[]);
     let line = recv_until(&sock, "Started working: 0 available services");
     // local5 (21 << 3 = 168) | notice (5) = 173.
     assert!(line.starts_with("<173>"), "{line}");
@@ -152,21 +159,14 @@ fn severity_option_sets_facility_and_level_of_the_refusal_line() {
     .unwrap();
     let deny = dir.path().join("hosts.deny");
     std::fs::write(&deny, "daytime: ALL: severity mail.crit\n").unwrap();
-    let mut child = Command::new(BIN)
-        .args(["-dontfork", "-syslog", "local5", "--syslog-socket"])
-        .arg(&path)
-        .arg("--hosts-allow")
-        .arg(dir.path().join("hosts.allow"))
-        .arg("--hosts-deny")
-        .arg(&deny)
-        .arg("-f")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = PidGuard(child.id() as i32);
+    let allow = dir.path().join("hosts.allow");
+    let extra = [
+        "--hosts-allow".as_ref(),
+        allow.as_os_str(),
+        "--hosts-deny".as_ref(),
+        deny.as_os_str(),
+    ];
+    let (mut child, _guard) = start_on_syslog(&path, &conf, &extra);
     recv_until(&sock, "Started working");
     assert_eq!(tcp_exchange(port, b""), b"");
     let line = recv_until(&sock, "libwrap refused connection to daytime");

@@ -135,13 +135,7 @@ impl Xinetd {
 
 impl Drop for Xinetd {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            unsafe_kill(child.id() as i32, libc_sig::SIGTERM);
-            if wait_bounded(&mut child, Duration::from_secs(5)).is_none() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        stop_child(self.child.take());
     }
 }
 
