@@ -62,9 +62,15 @@ impl Daemon {
             _ => {
                 for n in 0.. {
                     if def.defer && self.at_instances_limit(key) {
-                        // on_limit = defer: leave clients in the listen queue until a slot frees.
+                        self.reap_unannounced();
+                    }
+                    if def.defer && self.at_instances_limit(key) {
+                        // on_limit = defer: leave clients in the listen queue until a slot frees,
+                        // which only a child's exit or a session's end can do: have exits
+                        // announced at once.
                         self.disarm(key);
                         self.services[key].deferred = true;
+                        self.close_reap_window();
                         break;
                     }
                     if n == ACCEPT_BATCH {
@@ -108,6 +114,9 @@ impl Daemon {
     /// line, plus the daemon lines xinetd writes for cps and load); the caller then just drops
     /// the connection, as xinetd closes it.
     pub(super) fn admit(&mut self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
+        if forks || self.services.get(key).is_some_and(|s| s.running > 0) {
+            self.reap_unannounced(); // so that the limits count live servers only
+        }
         let Daemon {
             services,
             logs,
@@ -540,7 +549,8 @@ impl Daemon {
                 let adjusted = adjust.map(|a| std::sync::Arc::new(a.apply(plan)));
                 let plan = adjusted.as_ref().unwrap_or(plan);
                 let conn = std::os::fd::OwnedFd::from(conn);
-                match spawn::spawn_owned(plan, conn, Some(peer.ip()), &self.failures) {
+                let held = self.services.len();
+                match spawn::spawn_owned(plan, conn, Some(peer.ip()), held, &self.failures) {
                     Ok(pid) => self.started(key, &def, pid, Some(peer), false),
                     Err(e) => {
                         let msg = format!("service {}: fork failed: {e}", def.id);
@@ -578,6 +588,11 @@ impl Daemon {
             wait_yes,
         };
         self.children.insert(pid.as_raw(), child);
+        if wait_yes {
+            // The service listens again only once superd sees this server exit.
+            self.wait_servers += 1;
+            self.close_reap_window();
+        }
     }
 
     /// `wait = yes`: the server gets the socket itself; superd stops watching it until the

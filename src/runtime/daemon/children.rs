@@ -6,7 +6,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::{readable_now, Daemon, LOOP_STRIKES, QUICK_EXIT};
+use super::{readable_now, Daemon, Timer, LOOP_STRIKES, QUICK_EXIT, REAP_DELAY};
 use crate::config::model::{Level, SocketType};
 use crate::listen;
 use crate::spawn::{self, Exit};
@@ -38,14 +38,66 @@ impl Daemon {
         }
     }
 
+    /// SIGCHLD: a child exited. Its exit is acted on at once (logged, its slot freed). Then,
+    /// unless a `wait = yes` server is running or a service waits for a free slot (both resume
+    /// only when superd sees an exit), the signal is left pending for [`REAP_DELAY`]: further
+    /// exits meanwhile do not wake the loop (a pending SIGCHLD is not queued again). They are
+    /// reaped before the next admission decision, which is usually the next client's, so
+    /// limits always count live servers, or when the window closes. With one client at a
+    /// time this saves a wake-up of the loop per connection; a server's exit is seen at most
+    /// `REAP_DELAY` late.
+    pub(super) fn on_child_exit(&mut self) {
+        if self.exits_are_urgent() {
+            self.signals.take_child_exit();
+            self.reap();
+            return;
+        }
+        self.reap();
+        if !self.reap_window {
+            self.reap_window = true;
+            self.later(REAP_DELAY, Timer::Reap);
+        }
+    }
+
+    fn exits_are_urgent(&self) -> bool {
+        self.wait_servers > 0 || self.services.iter().any(|(_, s)| s.deferred)
+    }
+
+    /// Reaps exits that may have gone unannounced, before a decision that counts servers.
+    pub(super) fn reap_unannounced(&mut self) {
+        if self.reap_window && !self.children.is_empty() {
+            self.reap();
+        }
+    }
+
+    /// Ends the reap window: the next exit wakes the loop again.
+    pub(super) fn close_reap_window(&mut self) {
+        if std::mem::take(&mut self.reap_window) {
+            self.signals.take_child_exit(); // first, so that no later exit goes unannounced
+            self.reap();
+        }
+    }
+
     pub(super) fn reap(&mut self) {
-        for (pid, exit) in spawn::reap() {
+        let exits = spawn::reap();
+        // A child that could not start wrote its report before exiting with 1 or 127: read
+        // the reports first, so that they are matched to their services.
+        if exits
+            .iter()
+            .any(|(_, e)| matches!(e, Exit::Status(1 | 127)))
+        {
+            self.read_failures();
+        }
+        for (pid, exit) in exits {
             let Some(child) = self.children.remove(&pid.as_raw()) else {
                 self.logs
                     .debug(&format!("unknown child process {pid} exited"));
                 continue;
             };
             self.forked = self.forked.saturating_sub(1);
+            if child.wait_yes {
+                self.wait_servers = self.wait_servers.saturating_sub(1);
+            }
             let lifetime = child.started.elapsed();
             self.logs
                 .exit(&child.log, &child.def, pid.as_raw(), exit, lifetime);

@@ -12,6 +12,7 @@ use crate::table::{Action, Service};
 
 impl Daemon {
     pub(super) fn reload(&mut self) {
+        self.close_reap_window();
         self.logs.daemon(Level::Notice, "reconfiguring (SIGHUP)");
         // Pick up a changed /etc/localtime or TZ for log stamps, daytime and the dump.
         crate::clock::reset_zone();
@@ -119,6 +120,7 @@ impl Daemon {
     }
 
     pub(super) fn write_dump(&mut self) {
+        self.close_reap_window(); // the dump lists running servers
         let text = crate::runtime::dump::render(self.dump_view());
         let path = self.settings.dump_file.clone();
         match crate::runtime::dump::write(&path, &text) {

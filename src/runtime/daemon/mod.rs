@@ -58,6 +58,8 @@ const FAILURES: Token = Token(1);
 const LOOKUPS: Token = Token(usize::MAX);
 /// hosts.allow/hosts.deny may have changed (see `access::hosts::watch`).
 const HOSTS: Token = Token(usize::MAX - 1);
+/// A child exited (SIGCHLD, on a signalfd of its own, see `Daemon::on_child_exit`).
+const CHILDREN: Token = Token(usize::MAX - 2);
 /// How long a connection waits for its client's name before it is decided without one.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a tcpmux client has to send its service name, and the longest name line.
@@ -72,6 +74,9 @@ const TRIM_DELAY: Duration = Duration::from_secs(2);
 /// whether they have exec'd. Usually another wake-up (the server's exit, a new client) comes
 /// first; this bounds the wait for a server that closes its connection and keeps running.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(50);
+/// After a child exit, how long further exits may go unannounced (see
+/// `Daemon::on_child_exit`): the most a server's exit is seen late when no client comes.
+const REAP_DELAY: Duration = Duration::from_millis(10);
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -91,19 +96,20 @@ fn backend_token(key: usize) -> Token {
     Token(5 + 4 * key)
 }
 
-/// The signals superd acts on, read from a signalfd. They are blocked (before any helper thread
+/// The signals superd acts on, read from signalfds. They are blocked (before any helper thread
 /// exists, so every thread inherits the mask) and have no handlers: nothing runs
-/// asynchronously, a child exit costs one `read` instead of a handler, a pipe write and its
-/// drain, and a starting child cannot be interrupted by a handler of superd's while it shares
-/// superd's memory.
+/// asynchronously, a child exit costs no handler, pipe write and drain, and a starting child
+/// cannot be interrupted by a handler of superd's while it shares superd's memory. SIGCHLD has
+/// a signalfd of its own (`children`), so that superd can leave it pending while it reaps on
+/// its own schedule (see `Daemon::on_child_exit`).
 pub struct Signals {
     fd: nix::sys::signalfd::SignalFd,
+    children: nix::sys::signalfd::SignalFd,
     hup: bool,
     term: bool,
     int: bool,
     quit: bool,
     usr1: bool,
-    chld: bool,
 }
 
 /// SIGUSR2 also reconfigures, as in xinetd.
@@ -129,16 +135,28 @@ impl Signals {
         // Inherited "ignore" dispositions would drop these signals (and an ignored SIGCHLD
         // would make the kernel reap children before superd sees their exit status).
         spawn::default_dispositions(&HANDLED)?;
-        let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        let flags = SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC;
+        set.remove(Signal::SIGCHLD);
+        let fd = SignalFd::with_flags(&set, flags)?;
+        let mut chld = SigSet::empty();
+        chld.add(Signal::SIGCHLD);
+        let children = SignalFd::with_flags(&chld, flags)?;
         Ok(Signals {
             fd,
+            children,
             hup: false,
             term: false,
             int: false,
             quit: false,
             usr1: false,
-            chld: false,
         })
+    }
+
+    /// Takes a pending SIGCHLD off the queue, so that the next child exit is announced again
+    /// (a standard signal already pending is not queued twice, and then wakes no one).
+    fn take_child_exit(&self) {
+        let mut buf = [0u8; 128];
+        while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&self.children, &mut buf) {}
     }
 
     /// Reads what is pending. One read returns every pending signal (standard signals are
@@ -162,7 +180,6 @@ impl Signals {
                     Ok(Signal::SIGINT) => self.int = true,
                     Ok(Signal::SIGQUIT) => self.quit = true,
                     Ok(Signal::SIGUSR1) => self.usr1 = true,
-                    Ok(Signal::SIGCHLD) => self.chld = true,
                     _ => {}
                 }
             }
@@ -285,6 +302,8 @@ enum Timer {
     MuxTimeout(usize, u64),
     /// A while after the last in-daemon session ended: give freed memory back.
     Trim,
+    /// The end of a reap window (see `Daemon::on_child_exit`).
+    Reap,
 }
 
 /// What is known about a client beyond its address: its reverse name (and whether that name
@@ -362,6 +381,11 @@ pub struct Daemon {
     failure_idents: u32,
     /// A `Timer::Trim` is scheduled.
     trim_pending: bool,
+    /// SIGCHLD is left pending until `Timer::Reap`: exits meanwhile wake no one and are reaped
+    /// before the next admission decision or by the timer (see `on_child_exit`).
+    reap_window: bool,
+    /// Running `wait = yes` servers: their exits are acted on at once.
+    wait_servers: usize,
 }
 
 /// Why the loop stopped.
@@ -385,6 +409,11 @@ impl Daemon {
         poll.registry().register(
             &mut SourceFd(&signals.fd.as_raw_fd()),
             SIGNALS,
+            Interest::READABLE,
+        )?;
+        poll.registry().register(
+            &mut SourceFd(&signals.children.as_raw_fd()),
+            CHILDREN,
             Interest::READABLE,
         )?;
         let failures = FailurePipe::new()?;
@@ -413,6 +442,8 @@ impl Daemon {
             dgram_gate: RateGate::new(),
             failure_idents: 0,
             trim_pending: false,
+            reap_window: false,
+            wait_servers: 0,
             settings,
             poll,
             signals,
@@ -686,6 +717,10 @@ impl Daemon {
             if events.iter().any(|e| e.token() == HOSTS) {
                 self.hosts_watch.on_ready();
             }
+            // Exits before the connections of this wake-up, so that their slots are free.
+            if events.iter().any(|e| e.token() == CHILDREN) {
+                self.on_child_exit();
+            }
             let mut signalled = false;
             // One buffer for the whole run: no allocation per wake-up.
             let mut ready = std::mem::take(&mut self.ready);
@@ -696,7 +731,7 @@ impl Daemon {
             for &token in &ready {
                 match token {
                     SIGNALS => signalled = true,
-                    FAILURES | HOSTS => {}
+                    FAILURES | HOSTS | CHILDREN => {}
                     LOOKUPS => self.on_lookups(),
                     Token(t) if t % 2 == 0 => self.on_listener((t - 2) / 2),
                     Token(t) => self.on_session((t - 3) / 4),
@@ -714,11 +749,6 @@ impl Daemon {
     }
 
     fn on_signals(&mut self) -> Option<Stop> {
-        // Child failure reports need no read here: a child writes its report before it exits,
-        // so the report's readiness is queued before SIGCHLD's and `run` has read it already.
-        if std::mem::take(&mut self.signals.chld) {
-            self.reap();
-        }
         if std::mem::take(&mut self.signals.quit) {
             self.logs.daemon(
                 Level::Notice,
@@ -775,6 +805,7 @@ impl Daemon {
                         self.finish_ident(k, Outcome::NoId(NoidReason::Timeout));
                     }
                 }
+                Timer::Reap => self.close_reap_window(),
                 Timer::Trim => {
                     self.trim_pending = false;
                     if self.sessions.is_empty() {
