@@ -1,6 +1,8 @@
 //! A program under test: its generated xinetd.conf or inetd.conf and command lines (pure; one
 //! process per service for tcpserver and socket-activate), starting it on loopback ports,
-//! waiting until every port listens, reloading it, and stopping it by the pids we spawned.
+//! waiting until every port listens, reloading it, and stopping it by the pids we spawned (or,
+//! for inetutils-inetd, which always forks into the background, by the pid its pidfile in our
+//! work dir names, checked against its command line).
 //!
 //! Invariants: a start either returns a `Running` whose ports all listen or an error that says
 //! why (early exit, ports busy, not up within the timeout) with the tail of its stderr and log;
@@ -22,6 +24,9 @@ pub enum Kind {
     Xinetd,
     /// Debian's openbsd-inetd, run with `-i` (foreground) on an inetd.conf.
     OpenbsdInetd,
+    /// GNU inetutils' inetd (Debian's inetutils-inetd) on an inetd.conf; it forks into the
+    /// background (its only foreground mode, `-d`, also prints debug lines per connection).
+    InetutilsInetd,
     /// ucspi-tcp's tcpserver: one process per service.
     Tcpserver,
     /// systemd's `systemd-socket-activate --accept --inetd`: one process per service.
@@ -31,10 +36,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Superd,
         Kind::Xinetd,
         Kind::OpenbsdInetd,
+        Kind::InetutilsInetd,
         Kind::Tcpserver,
         Kind::SocketActivate,
         Kind::Ceiling,
@@ -46,6 +52,7 @@ impl Kind {
             Kind::Superd => "superd",
             Kind::Xinetd => "xinetd",
             Kind::OpenbsdInetd => "openbsd-inetd",
+            Kind::InetutilsInetd => "inetutils-inetd",
             Kind::Tcpserver => "tcpserver",
             Kind::SocketActivate => "socket-activate",
             Kind::Ceiling => "ceiling",
@@ -59,28 +66,51 @@ impl Kind {
 
     /// Re-reads its configuration on SIGHUP.
     pub fn reloads(self) -> bool {
-        matches!(self, Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd)
+        matches!(
+            self,
+            Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd | Kind::InetutilsInetd
+        )
     }
 
     /// Has an internal TCP echo service.
     pub fn echo_stream(self) -> bool {
-        matches!(self, Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd)
+        matches!(
+            self,
+            Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd | Kind::InetutilsInetd
+        )
     }
 
     /// Answers UDP echo over loopback. openbsd-inetd's `dg_badinput` drops datagrams from
     /// loopback addresses (a reflection guard), so it cannot be measured here.
     pub fn echo_dgram(self) -> bool {
-        matches!(self, Kind::Superd | Kind::Xinetd)
+        matches!(self, Kind::Superd | Kind::Xinetd | Kind::InetutilsInetd)
     }
 
-    /// The port its internal TCP echo listens on: openbsd-inetd finds internal services by
-    /// their /etc/services name, so its echo is always on port 7.
+    /// The port its internal echo services listen on: openbsd-inetd and inetutils-inetd find
+    /// internal services by their /etc/services name, so their echo is always on port 7 (TCP
+    /// and UDP). The two never run at the same time: a round starts one program at a time and
+    /// stops it before the next.
     pub fn echo_port(self, wanted: u16) -> u16 {
-        if self == Kind::OpenbsdInetd {
+        if matches!(self, Kind::OpenbsdInetd | Kind::InetutilsInetd) {
             7
         } else {
             wanted
         }
+    }
+
+    /// Forks into the background whatever its flags (inetutils-inetd runs in the foreground
+    /// only with `-d`, which prints debug lines for every connection): the process we spawn
+    /// exits at once and the daemon is found by the pidfile it writes into our work dir.
+    pub fn daemonizes(self) -> bool {
+        self == Kind::InetutilsInetd
+    }
+
+    /// The most services it can hold, if it has a hard limit: inetutils-inetd waits in
+    /// `select()`, and glibc aborts it ("bit out of range 0 - FD_SETSIZE") once a listening
+    /// socket lands on descriptor 1024. Descriptors 0–2 and 3 (the config file while it is
+    /// read) are taken, so its sockets are 4–1023.
+    pub fn max_services(self) -> Option<u32> {
+        (self == Kind::InetutilsInetd).then_some(1020)
     }
 }
 
@@ -144,7 +174,7 @@ impl Services {
             .iter()
             .map(|s| match s.program {
                 Program::EchoStream => (kind.echo_port(s.port), false),
-                Program::EchoDgram => (s.port, true),
+                Program::EchoDgram => (kind.echo_port(s.port), true),
                 Program::Exec(_) => (s.port, false),
             })
             .collect()
@@ -262,11 +292,42 @@ pub fn inetd_conf(svc: &Services) -> String {
     out
 }
 
+/// inetd.conf text for inetutils-inetd: the same fields as openbsd-inetd's, but plain `nowait`.
+/// Its spawn-rate limit (1,000 a minute per service by default; over it the service stops for
+/// ten minutes) is lifted by `-R` alone: a `nowait.N` suffix can only lower it further. Its
+/// internal services are found by name too (echo on port 7), and its UDP echo answers loopback.
+pub fn inetutils_conf(svc: &Services) -> String {
+    let mut out = String::from("# generated by superd-bench\n");
+    for s in &svc.list {
+        match &s.program {
+            Program::Exec(server) => {
+                let argv0 = server
+                    .file_name()
+                    .map_or("server".into(), |n| n.to_string_lossy());
+                let _ = writeln!(
+                    out,
+                    "127.0.0.1:{} stream tcp4 nowait {} {} {argv0}",
+                    s.port,
+                    svc.user,
+                    server.display()
+                );
+            }
+            Program::EchoStream => {
+                out.push_str("127.0.0.1:echo stream tcp4 nowait root internal\n")
+            }
+            Program::EchoDgram => out.push_str("127.0.0.1:echo dgram udp4 wait root internal\n"),
+        }
+    }
+    out
+}
+
 /// The argv (one per process) that starts `d` with `svc`.
 ///
 /// tcpserver: `-R -H -l 0` skip its ident and DNS lookups, `-b 1024` raises its listen backlog
 /// from 20 to superd's, `-c` is the service's `instances` (else 100000, i.e. no limit).
 /// socket-activate: `--accept --inetd`, one connection per child on fds 0 and 1.
+/// inetutils-inetd: no `-d` (it forks away; see `Kind::daemonizes`), `--pidfile=` in our work
+/// dir (its default is /run/inetd.pid, openbsd-inetd's too), `-R` lifts its spawn-rate limit.
 pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<String>> {
     let bin = d.bin.display().to_string();
     let exec_services = || {
@@ -291,6 +352,13 @@ pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<Strin
         Kind::OpenbsdInetd => vec![vec![
             bin,
             "-i".to_string(),
+            "-R".to_string(),
+            "2000000000".to_string(),
+            files.conf.display().to_string(),
+        ]],
+        Kind::InetutilsInetd => vec![vec![
+            bin,
+            format!("--pidfile={}", files.pidfile.display()),
             "-R".to_string(),
             "2000000000".to_string(),
             files.conf.display().to_string(),
@@ -357,7 +425,10 @@ pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<Strin
 /// A started daemon (one or more processes) whose ports all listen.
 pub struct Running {
     children: Vec<Child>,
-    /// Pids of the processes we spawned, in spawn order.
+    /// The daemon that forked away from the process we spawned (`Kind::daemonizes`), by the pid
+    /// its pidfile gave; its new parent reaps it.
+    detached: Option<u32>,
+    /// Pids of the daemon's processes: the ones we spawned, in spawn order, or the detached one.
     pub pids: Vec<u32>,
     pub kind: Kind,
     pub files: Files,
@@ -409,6 +480,7 @@ pub fn start(
     let err = File::create(&files.stderr).map_err(|e| format!("{name}: {e}"))?;
     let mut running = Running {
         children: Vec::new(),
+        detached: None,
         pids: Vec::new(),
         kind: d.kind,
         argv: argvs[0].clone(),
@@ -435,14 +507,19 @@ pub fn start(
     }
 
     loop {
-        if let Some(status) = running
-            .children
-            .iter_mut()
-            .find_map(|c| c.try_wait().ok().flatten())
-        {
+        let exited = if d.kind.daemonizes() {
+            running.adopt()
+        } else {
+            running
+                .children
+                .iter_mut()
+                .find_map(|c| c.try_wait().ok().flatten())
+                .map(|status| status.to_string())
+        };
+        if let Some(why) = exited {
             let tails = running.tails();
             let _ = running.stop();
-            return Err(format!("{name} exited during startup ({status}){tails}"));
+            return Err(format!("{name} exited during startup ({why}){tails}"));
         }
         let (tcp, udp) = (procfs::listening_ports(), procfs::udp_ports());
         let up = wanted
@@ -455,15 +532,24 @@ pub fn start(
                 }
             })
             .count();
-        if up == wanted.len() {
+        let found = !d.kind.daemonizes() || running.detached.is_some();
+        if up == wanted.len() && found {
             running.startup = t0.elapsed();
             return Ok(running);
         }
         if t0.elapsed() > timeout {
+            let unfound = if found {
+                String::new()
+            } else {
+                format!(
+                    "; its pid was not yet in {} (it logs to syslog only)",
+                    running.files.pidfile.display()
+                )
+            };
             let tails = running.tails();
             let _ = running.stop();
             return Err(format!(
-                "{name}: only {up} of {} ports listening after {:.0} s; stopped it{tails}",
+                "{name}: only {up} of {} ports listening after {:.0} s{unfound}; stopped it{tails}",
                 wanted.len(),
                 timeout.as_secs_f64()
             ));
@@ -476,14 +562,52 @@ fn write_conf(kind: Kind, svc: &Services, path: &Path) -> Result<(), String> {
     let text = match kind {
         Kind::Superd | Kind::Xinetd => xinetd_conf(svc),
         Kind::OpenbsdInetd => inetd_conf(svc),
+        Kind::InetutilsInetd => inetutils_conf(svc),
         _ => return Ok(()),
     };
     fs::write(path, text).map_err(|e| format!("{}: writing {}: {e}", kind.name(), path.display()))
 }
 
 impl Running {
-    /// True while every process we spawned is still running.
+    /// For a daemon that forks away: once the process we spawned has exited successfully, takes
+    /// the daemon's pid from its pidfile (if it names a process running our config). Returns
+    /// why the daemon is gone, if it is.
+    fn adopt(&mut self) -> Option<String> {
+        if let Some(pid) = self.detached {
+            return (!procfs::running(pid)).then(|| format!("daemon pid {pid} exited"));
+        }
+        let launcher = self.children.first_mut()?;
+        match launcher.try_wait() {
+            Ok(Some(status)) if status.success() => {}
+            Ok(Some(status)) => return Some(status.to_string()),
+            _ => return None,
+        }
+        // Written after the fork and before the config is read; may be empty for a moment.
+        let pid = fs::read_to_string(&self.files.pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())?;
+        if !self.runs_our_config(pid) {
+            return None;
+        }
+        self.children.clear();
+        self.detached = Some(pid);
+        self.pids = vec![pid];
+        None
+    }
+
+    /// True if PID's command line names our config file (so it is the daemon we started, not a
+    /// recycled pid).
+    fn runs_our_config(&self, pid: u32) -> bool {
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let conf = self.files.conf.display().to_string();
+        String::from_utf8_lossy(&cmdline).contains(&conf)
+    }
+
+    /// True while every process we spawned (or the detached daemon) is still running.
     pub fn alive(&mut self) -> bool {
+        if let Some(pid) = self.detached {
+            return procfs::running(pid);
+        }
         !self.children.is_empty()
             && self
                 .children
@@ -524,6 +648,20 @@ impl Running {
     pub fn stop(&mut self) -> Option<String> {
         let name = self.kind.name();
         let mut notes = Vec::new();
+        if self.kind.daemonizes() && self.detached.is_none() && !self.children.is_empty() {
+            // Stopped before the daemon's pid was known: give the process we spawned a moment
+            // to fork and the daemon to write its pidfile, so it is not left running.
+            let t0 = Instant::now();
+            while self.adopt().is_none()
+                && self.detached.is_none()
+                && t0.elapsed() < Duration::from_secs(1)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if let Some(pid) = self.detached.take() {
+            notes.extend(stop_detached(name, pid));
+        }
         let mut children = std::mem::take(&mut self.children);
         for child in &mut children {
             match child.try_wait() {
@@ -570,12 +708,38 @@ impl Running {
         if self.pids.contains(&pid) || pid == 0 {
             return;
         }
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let conf = self.files.conf.display().to_string();
-        if String::from_utf8_lossy(&cmdline).contains(&conf) {
+        if self.runs_our_config(pid) {
             let _ = sys::send_signal(pid, sys::SIGKILL);
         }
     }
+}
+
+/// SIGTERM to a daemon that forked away from us, up to 3 s to exit, then SIGKILL (and up to 3 s
+/// more). It is not our child, so "exited" is read from /proc: gone, or a zombie, which holds no
+/// socket any more. Returns a note if it had already exited or needed SIGKILL.
+fn stop_detached(name: &str, pid: u32) -> Option<String> {
+    if !procfs::running(pid) {
+        return Some(format!("{name} (pid {pid}) had exited by itself"));
+    }
+    let _ = sys::send_signal(pid, sys::SIGTERM);
+    let gone_within = |limit: Duration| {
+        let t0 = Instant::now();
+        while procfs::running(pid) {
+            if t0.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    };
+    if gone_within(Duration::from_secs(3)) {
+        return None;
+    }
+    let _ = sys::send_signal(pid, sys::SIGKILL);
+    gone_within(Duration::from_secs(3));
+    Some(format!(
+        "{name} (pid {pid}) ignored SIGTERM for 3 s; killed"
+    ))
 }
 
 impl Drop for Running {
@@ -649,6 +813,30 @@ mod tests {
     }
 
     #[test]
+    fn inetutils_conf_has_plain_nowait_and_both_echoes_on_port_7() {
+        let mut s = svc();
+        s.list[1].program = Program::EchoStream;
+        s.list.push(Service {
+            port: 21002,
+            program: Program::EchoDgram,
+            instances: None,
+            defer: false,
+        });
+        assert_eq!(
+            inetutils_conf(&s),
+            "# generated by superd-bench\n\
+             127.0.0.1:21000 stream tcp4 nowait root /w/tiny tiny\n\
+             127.0.0.1:echo stream tcp4 nowait root internal\n\
+             127.0.0.1:echo dgram udp4 wait root internal\n"
+        );
+        assert_eq!(
+            s.sockets(Kind::InetutilsInetd),
+            vec![(21000, false), (7, false), (7, true)]
+        );
+        assert_eq!(s.sockets(Kind::Superd)[2], (21002, true));
+    }
+
+    #[test]
     fn each_program_gets_its_own_command_lines() {
         let files = Files::new(Path::new("/w"), "t");
         let one = |kind| {
@@ -662,6 +850,10 @@ mod tests {
             ["/x -dontfork -f /w/t.conf -filelog /w/t.log -pidfile /w/t.pid"]
         );
         assert_eq!(one(Kind::OpenbsdInetd), ["/x -i -R 2000000000 /w/t.conf"]);
+        assert_eq!(
+            one(Kind::InetutilsInetd),
+            ["/x --pidfile=/w/t.pid -R 2000000000 /w/t.conf"]
+        );
         assert_eq!(
             one(Kind::Ceiling),
             ["/x --server /w/tiny --ports 21000-21001"]

@@ -42,9 +42,11 @@ usage: superd-bench [options]
   --large-base P         first port of the large config (default 31000)
   --superd PATH          use this superd binary instead of building one
   --superd-src DIR       superd repository to build with cargo --release (default: bench/..)
-  --xinetd PATH, --openbsd-inetd PATH, --tcpserver PATH, --socket-activate PATH, --ceiling PATH
+  --xinetd PATH, --openbsd-inetd PATH, --inetutils-inetd PATH, --tcpserver PATH,
+  --socket-activate PATH, --ceiling PATH
                          use this binary for that program (default: found or fetched, see README)
-  --no-superd, --no-xinetd, --no-openbsd-inetd, --no-tcpserver, --no-socket-activate, --no-ceiling
+  --no-superd, --no-xinetd, --no-openbsd-inetd, --no-inetutils-inetd, --no-tcpserver,
+  --no-socket-activate, --no-ceiling
                          do not measure that program
   --settle-ms MS         idle time before reading memory (default 1000)
   --startup-timeout S    seconds a program gets to listen on all ports (default 5)
@@ -297,6 +299,10 @@ fn get(kind: Kind, opts: &Opts, work: &Path, root: bool) -> Result<(Daemon, Vec<
             let p = setup::openbsd_inetd(explicit, &cache("openbsd-inetd"), work, root)?;
             Ok((p.daemon, p.steps))
         }
+        Kind::InetutilsInetd => {
+            let p = setup::inetutils_inetd(explicit, &cache("inetutils-inetd"), work, root)?;
+            Ok((p.daemon, p.steps))
+        }
         Kind::Tcpserver => {
             let p = setup::tcpserver(explicit, &cache("ucspi-tcp"), work, root)?;
             Ok((p.daemon, p.steps))
@@ -483,9 +489,10 @@ fn run() -> Result<ExitCode, String> {
     let first = opts.block(Kind::Superd);
     let sample_svc = Services::exec(&ctx.user, &tiny.path, first..first + 1);
     let sample = format!(
-        "# superd and xinetd\n{}\n# openbsd-inetd\n{}",
+        "# superd and xinetd\n{}\n# openbsd-inetd\n{}\n# inetutils-inetd\n{}",
         daemon::xinetd_conf(&sample_svc),
-        daemon::inetd_conf(&sample_svc)
+        daemon::inetd_conf(&sample_svc),
+        daemon::inetutils_conf(&sample_svc)
     );
     let md = superd_bench::report::markdown(&superd_bench::report::Report {
         title_facts: facts,
@@ -579,7 +586,7 @@ mod tests {
     #[test]
     fn flags_override_and_bad_values_are_errors() {
         let o = parse_args(&args(
-            "-n 500 --concurrency 1,4,8 --no-xinetd --no-socket-activate --superd /x --tcpserver /t --figures spawn,reload",
+            "-n 500 --concurrency 1,4,8 --no-xinetd --no-socket-activate --superd /x --tcpserver /t --inetutils-inetd /i --figures spawn,reload",
         ))
         .unwrap();
         assert_eq!(o.connections, 500);
@@ -587,6 +594,11 @@ mod tests {
         assert!(o.skip.contains(&Kind::Xinetd) && o.skip.contains(&Kind::SocketActivate));
         assert_eq!(o.path(Kind::Superd), Some(Path::new("/x")));
         assert_eq!(o.path(Kind::Tcpserver), Some(Path::new("/t")));
+        assert_eq!(o.path(Kind::InetutilsInetd), Some(Path::new("/i")));
+        assert!(parse_args(&args("--no-inetutils-inetd"))
+            .unwrap()
+            .skip
+            .contains(&Kind::InetutilsInetd));
         assert!(o.wants("reload") && !o.wants("memory"));
         assert!(parse_args(&args("-n")).is_err());
         assert!(parse_args(&args("-n x")).is_err());

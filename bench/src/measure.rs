@@ -362,6 +362,21 @@ fn large(ctx: &mut Ctx, d: &Daemon, round: usize) {
     if !(o.wants("memory") || o.wants("startup") || o.wants("reload") || spawn_large) {
         return;
     }
+    // The reload figure adds 1 + K services to the large config.
+    let added = if o.wants("reload") {
+        1 + u32::from(o.reloads)
+    } else {
+        0
+    };
+    let most = u32::from(o.large) + added;
+    if let Some(max) = d.kind.max_services().filter(|&m| round == 1 && most > m) {
+        ctx.notes.push(format!(
+            "{}: holds at most {max} services (it waits in select(), and glibc aborts it when a \
+             socket lands on descriptor 1024); this run's large config grows to {most} with the \
+             reloads, so expect it to exit on a reload.",
+            d.kind.name()
+        ));
+    }
     let base = Services::exec(&ctx.user, &ctx.tiny, o.large_base..o.large_base + o.large);
     let Some(mut running) = ctx.start(d, &base, "large", round) else {
         return;
@@ -494,6 +509,8 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
     let kind = d.kind;
     let at = o.block(kind) + o.small;
     let (cat_port, echo_port, udp_port) = (at, at + 1, at + 2);
+    // Where the echo services really listen (port 7 for the daemons that find them by name).
+    let (echo_at, udp_at) = (kind.echo_port(echo_port), kind.echo_port(udp_port));
     let mut list = Vec::new();
     let service = |port, program| Service {
         port,
@@ -551,10 +568,9 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
         short_run(ctx, &running, &short(cat_port), round, "cat");
     }
     if o.wants("echo") && kind.echo_stream() {
-        let port = kind.echo_port(echo_port);
-        short_run(ctx, &running, &short(port), round, "echo");
+        short_run(ctx, &running, &short(echo_at), round, "echo");
         let bytes = o.bulk_mib * 1024 * 1024;
-        match load::bulk(addr(port), bytes) {
+        match load::bulk(addr(echo_at), bytes) {
             Ok(took) => {
                 let mbps = bytes as f64 / 1e6 / took.as_secs_f64().max(1e-9);
                 progress(&format!(
@@ -567,7 +583,7 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
         }
     }
     if o.wants("udp") && kind.echo_dgram() {
-        match load::udp_ping(addr(udp_port), o.udp) {
+        match load::udp_ping(addr(udp_at), o.udp) {
             Ok((rtts, lost, sent)) => {
                 if let Some(p50) = stats::percentile(&rtts, 50.0) {
                     progress(&format!(
@@ -589,7 +605,7 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
             }
             Err(e) => ctx.note(round, format!("{}: UDP round trips: {e}", kind.name())),
         }
-        match load::udp_burst(addr(udp_port), o.udp) {
+        match load::udp_burst(addr(udp_at), o.udp) {
             Ok(got) => {
                 let pct = got as f64 * 100.0 / o.udp as f64;
                 progress(&format!(
@@ -653,10 +669,12 @@ fn flood(ctx: &mut Ctx, d: &Daemon, round: usize) {
                 ctx.notes.push(format!(
                     "{}: no flood figures: it has no limit on concurrent servers{}.",
                     kind.name(),
-                    if kind == Kind::OpenbsdInetd {
-                        " (`nowait.N` limits spawns per minute, not servers running)"
-                    } else {
-                        ""
+                    match kind {
+                        Kind::OpenbsdInetd =>
+                            " (`nowait.N` limits spawns per minute, not servers running)",
+                        Kind::InetutilsInetd =>
+                            " (`nowait.N` and `-R` limit spawns per minute, not servers running)",
+                        _ => "",
                     }
                 ));
             }

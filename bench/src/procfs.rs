@@ -1,5 +1,5 @@
-//! What the bench reads from /proc: a daemon's memory (VmRSS, Pss) and CPU time, and which
-//! TCP ports are listening.
+//! What the bench reads from /proc: a daemon's memory (VmRSS, Pss), CPU time and whether it is
+//! still running, and which TCP ports are listening.
 //!
 //! Readiness is taken from /proc/net/tcp{,6} rather than by connecting, so that checking a
 //! daemon with 1,000 services does not make it spawn 1,000 servers before its memory is read.
@@ -29,6 +29,15 @@ pub fn memory(pid: u32) -> io::Result<Memory> {
 pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     parse_cpu_ticks(&stat).ok_or_else(|| io::Error::other("unparsable /proc/PID/stat"))
+}
+
+/// True while PID exists and has not exited: a zombie (state Z or X) no longer holds any
+/// socket. For a daemon that forked away from us, whose exit only its new parent can reap.
+pub fn running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| parse_proc_state(&stat))
+        .is_some_and(|state| !matches!(state, 'Z' | 'X' | 'x'))
 }
 
 /// Ports with a TCP socket in LISTEN state that answers or blocks 127.0.0.1: bound to
@@ -94,6 +103,11 @@ pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The state letter (field 3) from the text of /proc/PID/stat.
+pub fn parse_proc_state(stat: &str) -> Option<char> {
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
 /// Local addresses, as /proc/net/{tcp,udp}{,6} print them, that 127.0.0.1 reaches.
 const LOCAL_127_0_0_1: [&str; 4] = [
     "0100007F",
@@ -142,6 +156,9 @@ mod tests {
         let stat = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 9 1 1";
         assert_eq!(parse_cpu_ticks(stat), Some(12));
         assert_eq!(parse_cpu_ticks("42 (x) S 1"), None);
+        assert_eq!(parse_proc_state(stat), Some('S'));
+        assert_eq!(parse_proc_state("7 (inetd) Z 1 7"), Some('Z'));
+        assert_eq!(parse_proc_state("7 (inetd)"), None);
     }
 
     #[test]

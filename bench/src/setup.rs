@@ -1,6 +1,6 @@
 //! Getting the programs to measure: the tiny servers (gcc), the `ceiling` binary and superd
-//! (cargo, release), and the peers: xinetd, openbsd-inetd and tcpserver (PATH, or
-//! `apt-get download` + `dpkg -x` into a cache dir, never installed as services) and
+//! (cargo, release), and the peers: xinetd, openbsd-inetd, inetutils-inetd and tcpserver (PATH,
+//! or `apt-get download` + `dpkg -x` into a cache dir, never installed as services) and
 //! systemd-socket-activate (PATH).
 //!
 //! Each step returns either a ready `Daemon`/path or a one-paragraph reason, which the report
@@ -422,6 +422,47 @@ pub fn openbsd_inetd(
             kind: Kind::OpenbsdInetd,
             bin,
             version,
+        },
+        steps,
+    })
+}
+
+/// `--inetutils-inetd PATH`, else Debian's inetutils-inetd unpacked into `cache` (its binary is
+/// `usr/sbin/inetutils-inetd`; PATH is not searched, as for openbsd-inetd). It links only libc,
+/// so there are no libraries to install; `--version` checks that it runs and names it.
+pub fn inetutils_inetd(
+    explicit: Option<&Path>,
+    cache: &Path,
+    work: &Path,
+    root: bool,
+) -> Result<Peer, String> {
+    let mut steps = Vec::new();
+    let (bin, source) = match explicit {
+        Some(p) => (p.to_path_buf(), format!("given {}", p.display())),
+        None => {
+            let (bin, deb) = unpacked(
+                "inetutils-inetd",
+                "usr/sbin/inetutils-inetd",
+                cache,
+                work,
+                root,
+                &mut steps,
+            )?;
+            (bin, format!("Debian {deb}"))
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    // "inetd (GNU inetutils) 2.4" on the first line.
+    let version = capture(Command::new(&bin).arg("--version"), work, "inetutils-inetd")
+        .map(|v| v.lines().next().unwrap_or("").trim().to_string())
+        .map_err(|e| format!("{} --version: {e}", bin.display()))?;
+    Ok(Peer {
+        daemon: Daemon {
+            kind: Kind::InetutilsInetd,
+            bin,
+            version: format!("{version}, {source}"),
         },
         steps,
     })
