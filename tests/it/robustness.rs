@@ -877,13 +877,14 @@ fn nofile_wrapper(needed: u64, limits: &'static str) -> Option<Vec<&'static str>
 }
 
 /// superd with `n` internal daytime services on consecutive free ports of `host`, searched from
-/// `from`, started through `wrapper`. Concurrent runs of the suite (other worktrees, CI jobs)
+/// `from`, and the services in `extra`, started through `wrapper`. Concurrent runs of the suite (other worktrees, CI jobs)
 /// start their search at different places, and a run that loses a race for a port moves on
 /// to the next block. Returns the daemon, the first port and how long it took to start.
 fn start_daytime_block(
     host: &str,
     n: u16,
     mut from: u16,
+    extra: &str,
     wrapper: &[&str],
 ) -> (Daemon, u16, Duration) {
     for _ in 0..3 {
@@ -898,6 +899,7 @@ fn start_daytime_block(
                 base + i,
             ));
         }
+        conf.push_str(extra);
         let t0 = Instant::now();
         let d = Daemon::prepare(&conf).launch_wrapped(wrapper, &[]);
         let started = t0.elapsed();
@@ -920,7 +922,12 @@ fn eleven_hundred_services_all_listen_and_answer() {
         return;
     };
     let from = 10_000 + (std::process::id() % 8) as u16 * 1_200;
-    let (d, base, started) = start_daytime_block("127.0.0.1", SERVICES, from, &wrapper);
+    // And one external server: with this many descriptors, children start on superd's
+    // descriptor table and unshare its low part (`spawn::SHARE_FROM`); they must still see
+    // only their connection.
+    let probe_port = free_port();
+    let extra = ext_service("probe", probe_port, &probe(), "\tcps = 0 0\n");
+    let (d, base, started) = start_daytime_block("127.0.0.1", SERVICES, from, &extra, &wrapper);
     assert!(
         d.fds().len() > usize::from(SERVICES),
         "{} fds",
@@ -937,6 +944,23 @@ fn eleven_hundred_services_all_listen_and_answer() {
     let answered = t1.elapsed();
     eprintln!("scale: {SERVICES} services started in {started:?}, all answered in {answered:?}");
     assert!(answered < Duration::from_secs(15), "{answered:?}");
+    let before = d.fds().len();
+    for _ in 0..20 {
+        let out = tcp_exchange(probe_port, b"");
+        let v = probe_values(&out);
+        assert_eq!(
+            probe_all(&v, "fd"),
+            [
+                "0 nonblock=0 cloexec=0",
+                "1 nonblock=0 cloexec=0",
+                "2 nonblock=0 cloexec=0"
+            ],
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+    // Each client saw EOF, so superd had closed its copy of each connection.
+    assert_eq!(d.fds().len(), before, "{:?}", d.fds());
 }
 
 /// Asks daytime on `ports` of `host` from `threads` threads; returns the ports that did not
@@ -987,7 +1011,7 @@ fn five_thousand_services_all_listen_and_answer_before_and_after_reload() {
     let host = format!("127.{}.{}.1", 50 + pid % 50, (pid / 50) % 256);
     let ip: std::net::IpAddr = host.parse().unwrap();
     let from = 10_000 + (pid % 5) as u16 * 1_000;
-    let (mut d, base, started) = start_daytime_block(&host, SERVICES, from, &wrapper);
+    let (mut d, base, started) = start_daytime_block(&host, SERVICES, from, "", &wrapper);
     assert!(
         d.daemon_log()
             .contains(&format!("Started working: {SERVICES} available services")),
