@@ -205,6 +205,12 @@ impl FailurePipe {
         launches.iter().any(|l| l.owned.is_some())
     }
 
+    /// Whether superd still holds a connection for a child that shares its descriptor table
+    /// (that connection ends only when superd closes it, see [`spawn_owned`]).
+    pub fn holds_connections(&self) -> bool {
+        self.launches.borrow().iter().any(|l| l.owned.is_some())
+    }
+
     /// A stack for a new child: a spare one, or a new mapping.
     fn stack(&self) -> io::Result<Stack> {
         match self.spare.borrow_mut().pop() {

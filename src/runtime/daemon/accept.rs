@@ -589,8 +589,9 @@ impl Daemon {
         };
         self.children.insert(pid.as_raw(), child);
         if wait_yes {
-            // The service listens again only once superd sees this server exit.
             self.wait_servers += 1;
+        }
+        if self.reap_window && self.exits_are_urgent() {
             self.close_reap_window();
         }
     }

@@ -39,8 +39,7 @@ impl Daemon {
     }
 
     /// SIGCHLD: a child exited. Its exit is acted on at once (logged, its slot freed). Then,
-    /// unless a `wait = yes` server is running or a service waits for a free slot (both resume
-    /// only when superd sees an exit), the signal is left pending for [`REAP_DELAY`]: further
+    /// unless exits are urgent (see `exits_are_urgent`), the signal is left pending for [`REAP_DELAY`]: further
     /// exits meanwhile do not wake the loop (a pending SIGCHLD is not queued again). They are
     /// reaped before the next admission decision, which is usually the next client's, so
     /// limits always count live servers, or when the window closes. With one client at a
@@ -59,8 +58,13 @@ impl Daemon {
         }
     }
 
-    fn exits_are_urgent(&self) -> bool {
-        self.wait_servers > 0 || self.services.iter().any(|(_, s)| s.deferred)
+    /// Whether an exit must be acted on at once: a `wait = yes` service listens again, a
+    /// deferred service accepts again, and a connection superd still holds for a child that
+    /// shared its descriptor table ends, only when superd sees the exit.
+    pub(super) fn exits_are_urgent(&self) -> bool {
+        self.wait_servers > 0
+            || self.failures.holds_connections()
+            || self.services.iter().any(|(_, s)| s.deferred)
     }
 
     /// Reaps exits that may have gone unannounced, before a decision that counts servers.
