@@ -8,7 +8,7 @@
 //!          socket-activate: PATH)
 //! daemon  (Services --xinetd.conf / inetd.conf / argv per service--> Running, stopped by pid)
 //! load    (short connections, hammer, tight connect loop, bulk echo, UDP ping and burst)
-//! procfs  (pid --> VmRSS, Pss, CPU ticks; listening ports)
+//! procfs  (pid --> VmRSS, Pss, CPU time; listening ports)
 //! report  (samples per round --median, ratios--> Markdown)
 //! ```
 //!

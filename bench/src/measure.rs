@@ -787,9 +787,9 @@ fn spawn_runs(
         return p50s;
     }
     for &c in concurrency {
-        let before = procfs::cpu_ticks_sum(&running.pids).ok();
+        let before = procfs::cpu_ns_sum(&running.pids, ctx.hz).ok();
         let r = load::run(&job(opts.connections, c, opts.run_timeout));
-        let after = procfs::cpu_ticks_sum(&running.pids).ok();
+        let after = procfs::cpu_ns_sum(&running.pids, ctx.hz).ok();
         let p50 = stats::percentile(&r.latencies_us, 50.0);
         let p99 = stats::percentile(&r.latencies_us, 99.0);
         progress(&format!(
@@ -828,7 +828,7 @@ fn spawn_runs(
             p50s.push((c, p50 as f64));
         }
         if let (Some(b), Some(a)) = (before, after) {
-            let micros = (a.saturating_sub(b)) as f64 * 1e6 / ctx.hz as f64;
+            let micros = a.saturating_sub(b) as f64 / 1e3;
             ctx.record(&format!("cpu{c}{suffix}"), kind, micros / r.ok as f64);
         }
     }

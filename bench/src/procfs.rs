@@ -64,7 +64,7 @@ pub fn udp_ports() -> HashSet<u16> {
     ports
 }
 
-/// Memory and CPU ticks summed over several processes (tcpserver and socket-activate run one
+/// Memory summed over several processes (tcpserver and socket-activate run one
 /// per service). Pss adds up correctly; VmRSS counts shared pages once per process.
 pub fn memory_sum(pids: &[u32]) -> io::Result<Memory> {
     let mut sum = Memory {
@@ -79,9 +79,38 @@ pub fn memory_sum(pids: &[u32]) -> io::Result<Memory> {
     Ok(sum)
 }
 
-/// utime + stime summed over `pids`.
-pub fn cpu_ticks_sum(pids: &[u32]) -> io::Result<u64> {
-    pids.iter().map(|&p| cpu_ticks(p)).sum()
+/// CPU time of PID in nanoseconds: the scheduler's run time of each of its threads (the first
+/// field of /proc/PID/task/TID/schedstat), which has nanosecond resolution where utime + stime
+/// count 10 ms ticks; from utime + stime (`hz` ticks a second) when schedstat is missing (a
+/// kernel without CONFIG_SCHED_INFO). Threads that exited no longer count; the daemons measured
+/// keep their threads for their whole life.
+pub fn cpu_ns(pid: u32, hz: u64) -> io::Result<u64> {
+    let mut total = 0u64;
+    let mut any = false;
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let Ok(text) = fs::read_to_string(task.path().join("schedstat")) else {
+                continue;
+            };
+            if let Some(ns) = text
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                total += ns;
+                any = true;
+            }
+        }
+    }
+    if any {
+        return Ok(total);
+    }
+    Ok(cpu_ticks(pid)? * 1_000_000_000 / hz.max(1))
+}
+
+/// [`cpu_ns`] summed over `pids`.
+pub fn cpu_ns_sum(pids: &[u32], hz: u64) -> io::Result<u64> {
+    pids.iter().map(|&p| cpu_ns(p, hz)).sum()
 }
 
 /// The value of a `Name:   1234 kB` line.
