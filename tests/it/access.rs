@@ -402,6 +402,41 @@ fn on_limit_defer_queues_clients_instead_of_closing_them() {
     );
 }
 
+/// After a SIGCHLD, superd lets further exits go unannounced for a few ms (README, Signals) but
+/// reaps them before checking a limit: with `instances = 1`, clients that come one after the
+/// other, each once the previous server has ended, are all served.
+#[test]
+fn instances_count_only_live_servers_between_exit_announcements() {
+    let port = free_port();
+    let conf = format!(
+        "{LOG_DEFAULTS}{}",
+        ext_service(
+            "one",
+            port,
+            std::path::Path::new("/bin/echo"),
+            "	server_args = hi
+	instances = 1
+	cps = 0 0
+"
+        )
+    );
+    let d = Daemon::start(&conf);
+    for i in 0..40 {
+        assert_eq!(tcp_exchange(port, b""), b"hi\n", "client {i}");
+        // EOF comes when the server closes its descriptors, a moment before it has exited:
+        // wait until it has (a zombie, or reaped already).
+        let mut tries = 0;
+        while d.children().iter().any(|(_, state)| *state != 'Z') {
+            tries += 1;
+            assert!(tries < 500, "server {i} still running: {:?}", d.children());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    d.wait_file_count("svc.log", "EXIT: one", 40, Duration::from_secs(10));
+    let log = d.read("svc.log");
+    assert!(!log.contains("FAIL:"), "{log}");
+}
+
 /// Sends `input` from `src` (a 127.x address, port `sport` or any) to 127.0.0.1:`port` and
 /// waits up to `wait` for one reply.
 fn udp_from(src: &str, sport: u16, port: u16, input: &[u8], wait: Duration) -> Option<Vec<u8>> {
