@@ -8,7 +8,8 @@
 //!          socket-activate: PATH)
 //! daemon  (Services --xinetd.conf / inetd.conf / argv per service--> Running, stopped by pid)
 //! load    (short connections, hammer, tight connect loop, bulk echo, UDP ping and burst)
-//! procfs  (pid --> VmRSS, Pss, CPU time; listening ports)
+//! procfs  (pid --> VmRSS, Pss, CPU time, threads; listening ports)
+//! affinity (pin the bench's thread and a daemon's threads to CPUs, then restore their masks)
 //! report  (samples per round --median, ratios--> Markdown)
 //! ```
 //!
@@ -16,6 +17,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod affinity;
 pub mod daemon;
 pub mod load;
 pub mod procfs;

@@ -651,4 +651,19 @@ mod tests {
             &"spawn c=1: p50 at 1000 services ÷ p50 at 5 services (goal ≤ 1.05×)".to_string()
         ));
     }
+
+    #[test]
+    fn udp_rows_are_the_two_pinned_round_trips_then_the_burst() {
+        let rows = measure::rows(&parse_args(&args("--figures udp")).unwrap());
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["udp_p50_same", "udp_p50_cross", "udp_burst"]);
+        assert_eq!(
+            rows[0].label,
+            "UDP echo round trip p50, daemon on the client's CPU"
+        );
+        assert_eq!(
+            rows[1].label,
+            "UDP echo round trip p50, daemon on another CPU"
+        );
+    }
 }

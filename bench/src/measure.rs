@@ -6,6 +6,8 @@
 //! Configs per round: small (spawn services: idle memory, spawn runs), large (idle memory,
 //! start-up time, spawn c=1 to its middle service, then the reload figure on the same
 //! instance), extras (/bin/cat, internal TCP and UDP echo) and one config per flood mode.
+//! The UDP round trips run twice with the client and the daemon pinned to chosen CPUs (the same
+//! one, then two different ones), and the CPU masks are put back before the burst.
 //! `spawn-large` divides its p50 by the same round's small-config c=1 p50 of the same program:
 //! the two runs are back to back, so slow drift in the machine's other load mostly cancels.
 
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use superd_bench::affinity::{self, Pinning};
 use superd_bench::daemon::{self, Daemon, Kind, Program, Running, Service, Services};
 use superd_bench::load::{self, Job};
 use superd_bench::report::{Better, Row, Samples, Unit};
@@ -28,6 +31,12 @@ const ECHO_BYTES: usize = 100;
 const HAMMER_THREADS: usize = 4;
 /// How long one reload may take before the figure gives up.
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The UDP round-trip rows: id, and where the daemon's threads run relative to the client's
+/// (the first CPU the bench may use, then the next one).
+const UDP_PLACEMENTS: [(&str, &str); 2] = [
+    ("udp_p50_same", "on the client's CPU"),
+    ("udp_p50_cross", "on another CPU"),
+];
 
 /// State shared by the measurement steps.
 pub struct Ctx<'a> {
@@ -243,12 +252,14 @@ pub fn rows(o: &Opts) -> Vec<Row> {
         );
     }
     if o.wants("udp") {
-        row(
-            "udp_p50".to_string(),
-            "UDP echo round trip p50".to_string(),
-            Lower,
-            Unit::Micros,
-        );
+        for (id, place) in UDP_PLACEMENTS {
+            row(
+                id.to_string(),
+                format!("UDP echo round trip p50, daemon {place}"),
+                Lower,
+                Unit::Micros,
+            );
+        }
         row(
             "udp_burst".to_string(),
             format!("UDP echo: replies to a burst of {}", o.udp),
@@ -583,28 +594,7 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
         }
     }
     if o.wants("udp") && kind.echo_dgram() {
-        match load::udp_ping(addr(udp_at), o.udp) {
-            Ok((rtts, lost, sent)) => {
-                if let Some(p50) = stats::percentile(&rtts, 50.0) {
-                    progress(&format!(
-                        "round {round} {}: UDP round trip p50 {p50} µs, {lost} lost",
-                        kind.name()
-                    ));
-                    ctx.record("udp_p50", kind, p50 as f64);
-                }
-                if lost > 0 {
-                    ctx.note(
-                        round,
-                        format!(
-                            "{}: {lost} of {sent} UDP requests got no reply within 100 ms{}; the p50 is over the answered ones",
-                            kind.name(),
-                            if lost > 20 { " (run stopped early)" } else { "" }
-                        ),
-                    );
-                }
-            }
-            Err(e) => ctx.note(round, format!("{}: UDP round trips: {e}", kind.name())),
-        }
+        udp_round_trips(ctx, &running, addr(udp_at), round);
         match load::udp_burst(addr(udp_at), o.udp) {
             Ok(got) => {
                 let pct = got as f64 * 100.0 / o.udp as f64;
@@ -619,6 +609,95 @@ fn extras(ctx: &mut Ctx, d: &Daemon, round: usize) {
         }
     }
     ctx.stop(running, round);
+}
+
+/// The UDP round trips, measured twice with explicit CPU placement: the bench's thread is
+/// pinned to the first CPU it may use, and every thread of the daemon's processes to that CPU
+/// (`udp_p50_same`), then to the next one it may use (`udp_p50_cross`; skipped with a note when
+/// there is none). Unpinned, the figure would show which of the two the scheduler happened to
+/// pick. The masks are put back afterwards, so the burst and every later figure run unpinned;
+/// a placement that could not be set is noted and records nothing.
+fn udp_round_trips(ctx: &mut Ctx, running: &Running, at: SocketAddr, round: usize) {
+    let name = running.kind.name();
+    let cpus = match affinity::allowed() {
+        Ok(cpus) => cpus,
+        Err(e) => {
+            ctx.note(round, format!("{name}: UDP round trips not measured: {e}"));
+            return;
+        }
+    };
+    let Some(&home) = cpus.first() else {
+        ctx.note(
+            round,
+            format!("{name}: UDP round trips not measured: no CPU allowed"),
+        );
+        return;
+    };
+    let other = cpus.get(1).copied();
+    if other.is_none() {
+        let msg = format!(
+            "UDP echo round trip, daemon on another CPU: not measured, the bench may run on CPU {home} only."
+        );
+        if !ctx.notes.contains(&msg) {
+            ctx.notes.push(msg);
+        }
+    }
+    let mut pinning = Pinning::new();
+    match pinning.pin_self(home) {
+        Ok(()) => {
+            for ((id, place), cpu) in UDP_PLACEMENTS.into_iter().zip([Some(home), other]) {
+                let Some(cpu) = cpu else { continue };
+                let what = format!("daemon {place}");
+                match pinning.pin_threads(&running.pids, cpu) {
+                    Ok(()) => {
+                        let placed = format!("{what} (CPU {cpu}, client on CPU {home})");
+                        udp_ping_run(ctx, running, at, round, id, &placed);
+                    }
+                    Err(e) => ctx.note(
+                        round,
+                        format!("{name}: UDP round trips, {what}: not measured: {e}"),
+                    ),
+                }
+            }
+        }
+        Err(e) => ctx.note(round, format!("{name}: UDP round trips not measured: {e}")),
+    }
+    for e in pinning.restore() {
+        ctx.note(round, format!("{name}: after the UDP round trips: {e}"));
+    }
+}
+
+/// One run of UDP round trips against `at`, its p50 recorded as `id`; `placed` says where the
+/// daemon and the client ran, for the progress line and the notes.
+fn udp_ping_run(
+    ctx: &mut Ctx,
+    running: &Running,
+    at: SocketAddr,
+    round: usize,
+    id: &str,
+    placed: &str,
+) {
+    let (name, kind) = (running.kind.name(), running.kind);
+    match load::udp_ping(at, ctx.opts.udp) {
+        Ok((rtts, lost, sent)) => {
+            if let Some(p50) = stats::percentile(&rtts, 50.0) {
+                progress(&format!(
+                    "round {round} {name}: UDP round trip p50 {p50} µs, {lost} lost, {placed}"
+                ));
+                ctx.record(id, kind, p50 as f64);
+            }
+            if lost > 0 {
+                ctx.note(
+                    round,
+                    format!(
+                        "{name}: {lost} of {sent} UDP requests got no reply within 100 ms{}, {placed}; the p50 is over the answered ones",
+                        if lost > 20 { " (run stopped early)" } else { "" }
+                    ),
+                );
+            }
+        }
+        Err(e) => ctx.note(round, format!("{name}: UDP round trips, {placed}: {e}")),
+    }
 }
 
 /// One run of short request/response connections, recorded as `{id}_rate` and `{id}_p50`.

@@ -1,5 +1,5 @@
-//! What the bench reads from /proc: a daemon's memory (VmRSS, Pss), CPU time and whether it is
-//! still running, and which TCP ports are listening.
+//! What the bench reads from /proc: a daemon's memory (VmRSS, Pss), CPU time, threads and
+//! whether it is still running, and which TCP ports are listening.
 //!
 //! Readiness is taken from /proc/net/tcp{,6} rather than by connecting, so that checking a
 //! daemon with 1,000 services does not make it spawn 1,000 servers before its memory is read.
@@ -108,6 +108,16 @@ pub fn cpu_ns(pid: u32, hz: u64) -> io::Result<u64> {
     Ok(cpu_ticks(pid)? * 1_000_000_000 / hz.max(1))
 }
 
+/// The thread ids of PID (the names of /proc/PID/task), in ascending order.
+pub fn threads(pid: u32) -> io::Result<Vec<u32>> {
+    let mut tids: Vec<u32> = fs::read_dir(format!("/proc/{pid}/task"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    Ok(tids)
+}
+
 /// [`cpu_ns`] summed over `pids`.
 pub fn cpu_ns_sum(pids: &[u32], hz: u64) -> io::Result<u64> {
     pids.iter().map(|&p| cpu_ns(p, hz)).sum()
@@ -188,6 +198,12 @@ mod tests {
         assert_eq!(parse_proc_state(stat), Some('S'));
         assert_eq!(parse_proc_state("7 (inetd) Z 1 7"), Some('Z'));
         assert_eq!(parse_proc_state("7 (inetd)"), None);
+    }
+
+    #[test]
+    fn our_own_threads_include_the_main_thread() {
+        let pid = std::process::id();
+        assert!(threads(pid).unwrap().contains(&pid));
     }
 
     #[test]

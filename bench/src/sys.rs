@@ -1,5 +1,5 @@
-//! The handful of libc calls std does not expose: signals by pid, rlimits, the clock tick, and
-//! the `ceiling` binary's fork → dup2 → exec → waitpid path.
+//! The handful of libc calls std does not expose: signals by pid, rlimits, the clock tick, CPU
+//! affinity of one thread, and the `ceiling` binary's fork → dup2 → exec → waitpid path.
 //!
 //! Declared by hand instead of depending on `libc`, so the bench package has no dependencies
 //! and builds offline. The constants are Linux's (x86_64 and aarch64 share them); the bench
@@ -36,6 +36,30 @@ struct RLimit {
     max: u64,
 }
 
+/// glibc's `cpu_set_t`: a bit mask of 1,024 CPUs (bit N of word N / 64 is CPU N).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuSet([u64; 16]);
+
+impl CpuSet {
+    /// How many CPUs the mask can name.
+    pub const CAPACITY: usize = 1024;
+
+    /// The set holding `cpu` alone; `None` when `cpu` is beyond [`CpuSet::CAPACITY`].
+    pub fn single(cpu: usize) -> Option<CpuSet> {
+        let mut words = [0u64; 16];
+        *words.get_mut(cpu / 64)? = 1 << (cpu % 64);
+        Some(CpuSet(words))
+    }
+
+    /// The CPUs in the set, in ascending order.
+    pub fn cpus(&self) -> Vec<usize> {
+        (0..Self::CAPACITY)
+            .filter(|&c| self.0[c / 64] & (1 << (c % 64)) != 0)
+            .collect()
+    }
+}
+
 /// `struct pollfd`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +83,38 @@ extern "C" {
     fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
     fn signal(signum: c_int, handler: usize) -> usize;
     fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_int, len: u32) -> c_int;
+    fn sched_getaffinity(pid: c_int, size: usize, mask: *mut CpuSet) -> c_int;
+    fn sched_setaffinity(pid: c_int, size: usize, mask: *const CpuSet) -> c_int;
+}
+
+/// A thread id for the affinity calls: 0 (the calling thread) or a tid that fits a pid_t.
+fn affinity_target(tid: u32) -> io::Result<c_int> {
+    c_int::try_from(tid).map_err(|_| io::Error::other("tid out of range"))
+}
+
+/// The CPUs thread `tid` may run on (0: the calling thread). Affinity belongs to one thread,
+/// not to its process: a tid names exactly one thread of any process.
+pub fn affinity(tid: u32) -> io::Result<CpuSet> {
+    let tid = affinity_target(tid)?;
+    let mut set = CpuSet([0; 16]);
+    // SAFETY: set is a valid, writable cpu_set_t of the size passed.
+    if unsafe { sched_getaffinity(tid, std::mem::size_of::<CpuSet>(), &mut set) } == 0 {
+        Ok(set)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Restricts thread `tid` (0: the calling thread) to the CPUs in `set`; threads it creates
+/// later inherit the mask.
+pub fn set_affinity(tid: u32, set: &CpuSet) -> io::Result<()> {
+    let tid = affinity_target(tid)?;
+    // SAFETY: set is a valid cpu_set_t of the size passed; the call only reads it.
+    if unsafe { sched_setaffinity(tid, std::mem::size_of::<CpuSet>(), set) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Asks for a receive buffer of `bytes` on socket `fd`: SO_RCVBUFFORCE (root may exceed
@@ -191,4 +247,22 @@ pub fn spawn_on_socket(fd: RawFd, plan: &ExecPlan) -> io::Result<i32> {
         }
     }
     Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_sets_name_the_cpus_they_hold() {
+        assert_eq!(CpuSet::single(0).map(|s| s.cpus()), Some(vec![0]));
+        assert_eq!(CpuSet::single(65).map(|s| s.cpus()), Some(vec![65]));
+        assert_eq!(CpuSet::single(1023).map(|s| s.cpus()), Some(vec![1023]));
+        assert_eq!(CpuSet::single(1024), None);
+    }
+
+    #[test]
+    fn the_calling_thread_may_run_somewhere() {
+        assert!(!affinity(0).unwrap().cpus().is_empty());
+    }
 }
