@@ -2,7 +2,8 @@
 //! process per service for tcpserver and socket-activate), starting it on loopback ports,
 //! waiting until every port listens, reloading it, and stopping it by the pids we spawned (or,
 //! for inetutils-inetd, which always forks into the background, by the pid its pidfile in our
-//! work dir names, checked against its command line).
+//! work dir names, checked against its command line). busybox inetd runs as `busybox inetd`:
+//! its argv[0] is set to `busybox`, which is how busybox picks the applet from its arguments.
 //!
 //! Invariants: a start either returns a `Running` whose ports all listen or an error that says
 //! why (early exit, ports busy, not up within the timeout) with the tail of its stderr and log;
@@ -11,6 +12,7 @@
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::ops::Range;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,6 +29,9 @@ pub enum Kind {
     /// GNU inetutils' inetd (Debian's inetutils-inetd) on an inetd.conf; it forks into the
     /// background (its only foreground mode, `-d`, also prints debug lines per connection).
     InetutilsInetd,
+    /// busybox's inetd applet (built by the bench from Debian's busybox source, whose binaries
+    /// leave the applet out), run with `-f` (foreground) on an inetd.conf.
+    BusyboxInetd,
     /// ucspi-tcp's tcpserver: one process per service.
     Tcpserver,
     /// systemd's `systemd-socket-activate --accept --inetd`: one process per service.
@@ -36,11 +41,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Superd,
         Kind::Xinetd,
         Kind::OpenbsdInetd,
         Kind::InetutilsInetd,
+        Kind::BusyboxInetd,
         Kind::Tcpserver,
         Kind::SocketActivate,
         Kind::Ceiling,
@@ -53,6 +59,7 @@ impl Kind {
             Kind::Xinetd => "xinetd",
             Kind::OpenbsdInetd => "openbsd-inetd",
             Kind::InetutilsInetd => "inetutils-inetd",
+            Kind::BusyboxInetd => "busybox-inetd",
             Kind::Tcpserver => "tcpserver",
             Kind::SocketActivate => "socket-activate",
             Kind::Ceiling => "ceiling",
@@ -64,34 +71,39 @@ impl Kind {
         matches!(self, Kind::Tcpserver | Kind::SocketActivate)
     }
 
-    /// Re-reads its configuration on SIGHUP.
-    pub fn reloads(self) -> bool {
+    /// One of the inetd.conf daemons: openbsd-inetd, inetutils-inetd, busybox inetd.
+    fn is_inetd(self) -> bool {
         matches!(
             self,
-            Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd | Kind::InetutilsInetd
+            Kind::OpenbsdInetd | Kind::InetutilsInetd | Kind::BusyboxInetd
         )
+    }
+
+    /// Re-reads its configuration on SIGHUP.
+    pub fn reloads(self) -> bool {
+        matches!(self, Kind::Superd | Kind::Xinetd) || self.is_inetd()
     }
 
     /// Has an internal TCP echo service.
     pub fn echo_stream(self) -> bool {
-        matches!(
-            self,
-            Kind::Superd | Kind::Xinetd | Kind::OpenbsdInetd | Kind::InetutilsInetd
-        )
+        matches!(self, Kind::Superd | Kind::Xinetd) || self.is_inetd()
     }
 
     /// Answers UDP echo over loopback. openbsd-inetd's `dg_badinput` drops datagrams from
     /// loopback addresses (a reflection guard), so it cannot be measured here.
     pub fn echo_dgram(self) -> bool {
-        matches!(self, Kind::Superd | Kind::Xinetd | Kind::InetutilsInetd)
+        matches!(
+            self,
+            Kind::Superd | Kind::Xinetd | Kind::InetutilsInetd | Kind::BusyboxInetd
+        )
     }
 
-    /// The port its internal echo services listen on: openbsd-inetd and inetutils-inetd find
-    /// internal services by their /etc/services name, so their echo is always on port 7 (TCP
-    /// and UDP). The two never run at the same time: a round starts one program at a time and
-    /// stops it before the next.
+    /// The port its internal echo services listen on: the inetds find internal services by
+    /// their /etc/services name (busybox rejects `internal` on a numeric port), so their echo
+    /// is always on port 7 (TCP and UDP). They never run at the same time: a round starts one
+    /// program at a time and stops it before the next.
     pub fn echo_port(self, wanted: u16) -> u16 {
-        if matches!(self, Kind::OpenbsdInetd | Kind::InetutilsInetd) {
+        if self.is_inetd() {
             7
         } else {
             wanted
@@ -105,12 +117,20 @@ impl Kind {
         self == Kind::InetutilsInetd
     }
 
-    /// The most services it can hold, if it has a hard limit: inetutils-inetd waits in
-    /// `select()`, and glibc aborts it ("bit out of range 0 - FD_SETSIZE") once a listening
-    /// socket lands on descriptor 1024. Descriptors 0–2 and 3 (the config file while it is
-    /// read) are taken, so its sockets are 4–1023.
+    /// The most services it can hold, if it has a hard limit: inetutils-inetd and busybox inetd
+    /// wait in `select()`, and glibc aborts them ("bit out of range 0 - FD_SETSIZE") once a
+    /// listening socket lands on descriptor 1024 (busybox as the bench builds it, with Debian's
+    /// `_FORTIFY_SOURCE=2`). Descriptors 0–2 and 3 (the config file while it is read) are taken,
+    /// so their sockets are 4–1023.
     pub fn max_services(self) -> Option<u32> {
-        (self == Kind::InetutilsInetd).then_some(1020)
+        matches!(self, Kind::InetutilsInetd | Kind::BusyboxInetd).then_some(1020)
+    }
+
+    /// The argv[0] to exec it with, if not its path: busybox runs the applet named by its
+    /// argv[0]'s file name, or, when that name is `busybox`, by its first argument. The bench's
+    /// build and a full busybox both run `busybox inetd ARGS` whatever their file is called.
+    pub fn argv0(self) -> Option<&'static str> {
+        (self == Kind::BusyboxInetd).then_some("busybox")
     }
 }
 
@@ -297,6 +317,20 @@ pub fn inetd_conf(svc: &Services) -> String {
 /// ten minutes) is lifted by `-R` alone: a `nowait.N` suffix can only lower it further. Its
 /// internal services are found by name too (echo on port 7), and its UDP echo answers loopback.
 pub fn inetutils_conf(svc: &Services) -> String {
+    plain_inetd_conf(svc, "tcp4", "udp4")
+}
+
+/// inetd.conf text for busybox inetd: plain `nowait`, as its spawn-rate limit (`-R`, and a
+/// `nowait.N` suffix per service) is off unless asked for. It takes `tcp` and `udp` (a
+/// protocol ending in `6` means IPv6; `tcp4` is a parse error). Its internal services are found
+/// by name (echo on port 7); its UDP echo answers loopback, in its main loop.
+pub fn busybox_conf(svc: &Services) -> String {
+    plain_inetd_conf(svc, "tcp", "udp")
+}
+
+/// One inetd.conf line per service with plain `nowait`/`wait` and the given protocol names;
+/// internal echo services by their /etc/services name.
+fn plain_inetd_conf(svc: &Services, tcp: &str, udp: &str) -> String {
     let mut out = String::from("# generated by superd-bench\n");
     for s in &svc.list {
         match &s.program {
@@ -306,16 +340,18 @@ pub fn inetutils_conf(svc: &Services) -> String {
                     .map_or("server".into(), |n| n.to_string_lossy());
                 let _ = writeln!(
                     out,
-                    "127.0.0.1:{} stream tcp4 nowait {} {} {argv0}",
+                    "127.0.0.1:{} stream {tcp} nowait {} {} {argv0}",
                     s.port,
                     svc.user,
                     server.display()
                 );
             }
             Program::EchoStream => {
-                out.push_str("127.0.0.1:echo stream tcp4 nowait root internal\n")
+                let _ = writeln!(out, "127.0.0.1:echo stream {tcp} nowait root internal");
             }
-            Program::EchoDgram => out.push_str("127.0.0.1:echo dgram udp4 wait root internal\n"),
+            Program::EchoDgram => {
+                let _ = writeln!(out, "127.0.0.1:echo dgram {udp} wait root internal");
+            }
         }
     }
     out
@@ -328,6 +364,9 @@ pub fn inetutils_conf(svc: &Services) -> String {
 /// socket-activate: `--accept --inetd`, one connection per child on fds 0 and 1.
 /// inetutils-inetd: no `-d` (it forks away; see `Kind::daemonizes`), `--pidfile=` in our work
 /// dir (its default is /run/inetd.pid, openbsd-inetd's too), `-R` lifts its spawn-rate limit.
+/// busybox inetd: `inetd` names the applet (with argv[0] `busybox`, see `Kind::argv0`), `-f`
+/// keeps it in the foreground, `-e` logs to stderr instead of syslog, `-q 1024` raises its
+/// listen backlog from 128 to superd's.
 pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<String>> {
     let bin = d.bin.display().to_string();
     let exec_services = || {
@@ -363,6 +402,12 @@ pub fn command_lines(d: &Daemon, svc: &Services, files: &Files) -> Vec<Vec<Strin
             "2000000000".to_string(),
             files.conf.display().to_string(),
         ]],
+        Kind::BusyboxInetd => {
+            let mut argv = vec![bin];
+            argv.extend(["inetd", "-f", "-e", "-q", "1024"].map(String::from));
+            argv.push(files.conf.display().to_string());
+            vec![argv]
+        }
         Kind::Tcpserver => exec_services()
             .map(|(s, server)| {
                 let c = s.instances.unwrap_or(100_000).to_string();
@@ -494,6 +539,9 @@ pub fn start(
             .stdin(Stdio::null())
             .stdout(err.try_clone().map_err(|e| format!("{name}: {e}"))?)
             .stderr(err.try_clone().map_err(|e| format!("{name}: {e}"))?);
+        if let Some(argv0) = d.kind.argv0() {
+            cmd.arg0(argv0);
+        }
         if d.kind == Kind::SocketActivate {
             // Its per-connection "Spawned ..." lines are info level; the others log nothing
             // per connection either.
@@ -563,6 +611,7 @@ fn write_conf(kind: Kind, svc: &Services, path: &Path) -> Result<(), String> {
         Kind::Superd | Kind::Xinetd => xinetd_conf(svc),
         Kind::OpenbsdInetd => inetd_conf(svc),
         Kind::InetutilsInetd => inetutils_conf(svc),
+        Kind::BusyboxInetd => busybox_conf(svc),
         _ => return Ok(()),
     };
     fs::write(path, text).map_err(|e| format!("{}: writing {}: {e}", kind.name(), path.display()))
@@ -837,6 +886,33 @@ mod tests {
     }
 
     #[test]
+    fn busybox_conf_has_plain_protocol_names_and_both_echoes_on_port_7() {
+        let mut s = svc();
+        s.list[1].program = Program::EchoStream;
+        s.list.push(Service {
+            port: 21002,
+            program: Program::EchoDgram,
+            instances: None,
+            defer: false,
+        });
+        assert_eq!(
+            busybox_conf(&s),
+            "# generated by superd-bench\n\
+             127.0.0.1:21000 stream tcp nowait root /w/tiny tiny\n\
+             127.0.0.1:echo stream tcp nowait root internal\n\
+             127.0.0.1:echo dgram udp wait root internal\n"
+        );
+        assert_eq!(
+            s.sockets(Kind::BusyboxInetd),
+            vec![(21000, false), (7, false), (7, true)]
+        );
+        assert!(Kind::BusyboxInetd.reloads() && Kind::BusyboxInetd.echo_dgram());
+        assert_eq!(Kind::BusyboxInetd.max_services(), Some(1020));
+        assert_eq!(Kind::BusyboxInetd.argv0(), Some("busybox"));
+        assert_eq!(Kind::Superd.argv0(), None);
+    }
+
+    #[test]
     fn each_program_gets_its_own_command_lines() {
         let files = Files::new(Path::new("/w"), "t");
         let one = |kind| {
@@ -853,6 +929,10 @@ mod tests {
         assert_eq!(
             one(Kind::InetutilsInetd),
             ["/x --pidfile=/w/t.pid -R 2000000000 /w/t.conf"]
+        );
+        assert_eq!(
+            one(Kind::BusyboxInetd),
+            ["/x inetd -f -e -q 1024 /w/t.conf"]
         );
         assert_eq!(
             one(Kind::Ceiling),

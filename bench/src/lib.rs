@@ -1,10 +1,11 @@
 //! superd-bench: superd's spawn rate, memory, start-up, reload, echo and flood behaviour next to
-//! xinetd, openbsd-inetd, inetutils-inetd, tcpserver, systemd-socket-activate and `ceiling`, a
-//! bare accept → fork/exec loop.
+//! xinetd, openbsd-inetd, inetutils-inetd, busybox inetd, tcpserver, systemd-socket-activate and
+//! `ceiling`, a bare accept → fork/exec loop.
 //!
 //! ```text
 //! setup   (tiny.c --gcc--> tiny, tiny-slow; superd, ceiling --cargo--> binaries;
 //!          xinetd, openbsd-inetd, inetutils-inetd, tcpserver --apt-get download/dpkg -x-->;
+//!          busybox inetd: Debian's source --apt-get source/make--> binary (module busybox);
 //!          socket-activate: PATH)
 //! daemon  (Services --xinetd.conf / inetd.conf / argv per service--> Running, stopped by pid)
 //! load    (short connections, hammer, tight connect loop, bulk echo, UDP ping and burst)
@@ -18,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod affinity;
+pub mod busybox;
 pub mod daemon;
 pub mod load;
 pub mod procfs;

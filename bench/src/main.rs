@@ -42,11 +42,12 @@ usage: superd-bench [options]
   --large-base P         first port of the large config (default 31000)
   --superd PATH          use this superd binary instead of building one
   --superd-src DIR       superd repository to build with cargo --release (default: bench/..)
-  --xinetd PATH, --openbsd-inetd PATH, --inetutils-inetd PATH, --tcpserver PATH,
-  --socket-activate PATH, --ceiling PATH
-                         use this binary for that program (default: found or fetched, see README)
-  --no-superd, --no-xinetd, --no-openbsd-inetd, --no-inetutils-inetd, --no-tcpserver,
-  --no-socket-activate, --no-ceiling
+  --xinetd PATH, --openbsd-inetd PATH, --inetutils-inetd PATH, --busybox-inetd PATH,
+  --tcpserver PATH, --socket-activate PATH, --ceiling PATH
+                         use this binary for that program (default: found, fetched or built, see
+                         README; busybox-inetd: a busybox with the inetd applet)
+  --no-superd, --no-xinetd, --no-openbsd-inetd, --no-inetutils-inetd, --no-busybox-inetd,
+  --no-tcpserver, --no-socket-activate, --no-ceiling
                          do not measure that program
   --settle-ms MS         idle time before reading memory (default 1000)
   --startup-timeout S    seconds a program gets to listen on all ports (default 5)
@@ -303,6 +304,15 @@ fn get(kind: Kind, opts: &Opts, work: &Path, root: bool) -> Result<(Daemon, Vec<
             let p = setup::inetutils_inetd(explicit, &cache("inetutils-inetd"), work, root)?;
             Ok((p.daemon, p.steps))
         }
+        Kind::BusyboxInetd => {
+            if explicit.is_none() {
+                progress(
+                    "busybox-inetd: Debian's busybox source, inetd applet (built once, cached)",
+                );
+            }
+            let p = setup::busybox_inetd(explicit, &cache("busybox-inetd"), work)?;
+            Ok((p.daemon, p.steps))
+        }
         Kind::Tcpserver => {
             let p = setup::tcpserver(explicit, &cache("ucspi-tcp"), work, root)?;
             Ok((p.daemon, p.steps))
@@ -387,12 +397,14 @@ fn run() -> Result<ExitCode, String> {
             }
         }
     }
-    notes.push(
-        "busybox inetd: not measured. Debian 12's `busybox` and `busybox-static` \
-         (1:1.35.0-4+deb12u1) are built without the inetd applet (`busybox --list` has no \
-         `inetd`)."
-            .to_string(),
-    );
+    if daemons.iter().any(|d| d.kind == Kind::BusyboxInetd) {
+        notes.push(
+            "busybox-inetd: Debian 12's `busybox` and `busybox-static` are built without the \
+             inetd applet, so the bench builds busybox from Debian's busybox source package \
+             with the applet (see its line above and the Commands)."
+                .to_string(),
+        );
+    }
     for n in &notes {
         progress(n);
     }
@@ -489,10 +501,11 @@ fn run() -> Result<ExitCode, String> {
     let first = opts.block(Kind::Superd);
     let sample_svc = Services::exec(&ctx.user, &tiny.path, first..first + 1);
     let sample = format!(
-        "# superd and xinetd\n{}\n# openbsd-inetd\n{}\n# inetutils-inetd\n{}",
+        "# superd and xinetd\n{}\n# openbsd-inetd\n{}\n# inetutils-inetd\n{}\n# busybox-inetd\n{}",
         daemon::xinetd_conf(&sample_svc),
         daemon::inetd_conf(&sample_svc),
-        daemon::inetutils_conf(&sample_svc)
+        daemon::inetutils_conf(&sample_svc),
+        daemon::busybox_conf(&sample_svc)
     );
     let md = superd_bench::report::markdown(&superd_bench::report::Report {
         title_facts: facts,
@@ -586,7 +599,7 @@ mod tests {
     #[test]
     fn flags_override_and_bad_values_are_errors() {
         let o = parse_args(&args(
-            "-n 500 --concurrency 1,4,8 --no-xinetd --no-socket-activate --superd /x --tcpserver /t --inetutils-inetd /i --figures spawn,reload",
+            "-n 500 --concurrency 1,4,8 --no-xinetd --no-socket-activate --superd /x --tcpserver /t --inetutils-inetd /i --busybox-inetd /b --figures spawn,reload",
         ))
         .unwrap();
         assert_eq!(o.connections, 500);
@@ -595,10 +608,15 @@ mod tests {
         assert_eq!(o.path(Kind::Superd), Some(Path::new("/x")));
         assert_eq!(o.path(Kind::Tcpserver), Some(Path::new("/t")));
         assert_eq!(o.path(Kind::InetutilsInetd), Some(Path::new("/i")));
+        assert_eq!(o.path(Kind::BusyboxInetd), Some(Path::new("/b")));
         assert!(parse_args(&args("--no-inetutils-inetd"))
             .unwrap()
             .skip
             .contains(&Kind::InetutilsInetd));
+        assert!(parse_args(&args("--no-busybox-inetd"))
+            .unwrap()
+            .skip
+            .contains(&Kind::BusyboxInetd));
         assert!(o.wants("reload") && !o.wants("memory"));
         assert!(parse_args(&args("-n")).is_err());
         assert!(parse_args(&args("-n x")).is_err());

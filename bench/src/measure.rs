@@ -751,7 +751,7 @@ fn flood(ctx: &mut Ctx, d: &Daemon, round: usize) {
                     match kind {
                         Kind::OpenbsdInetd =>
                             " (`nowait.N` limits spawns per minute, not servers running)",
-                        Kind::InetutilsInetd =>
+                        Kind::InetutilsInetd | Kind::BusyboxInetd =>
                             " (`nowait.N` and `-R` limit spawns per minute, not servers running)",
                         _ => "",
                     }

@@ -192,10 +192,10 @@ mod tests {
         };
         let md = markdown(&r);
         assert!(
-            md.contains("| spawn c=1: connections/s | higher | 1000/s | 800/s | — | — | — | — | — | 1.25× | — | — | — | — | — |")
+            md.contains("| spawn c=1: connections/s | higher | 1000/s | 800/s | — | — | — | — | — | — | 1.25× | — | — | — | — | — | — |")
         );
         assert!(md.contains(
-            "| spawn c=1: connections/s | 900/s, 1000/s, 1100/s | 800/s, 500/s, 900/s | — | — | — | — | — |"
+            "| spawn c=1: connections/s | 900/s, 1000/s, 1100/s | 800/s, 500/s, 900/s | — | — | — | — | — | — |"
         ));
         assert!(md.contains("- ceiling: skipped"));
     }

@@ -1,6 +1,7 @@
 //! Getting the programs to measure: the tiny servers (gcc), the `ceiling` binary and superd
 //! (cargo, release), and the peers: xinetd, openbsd-inetd, inetutils-inetd and tcpserver (PATH,
-//! or `apt-get download` + `dpkg -x` into a cache dir, never installed as services) and
+//! or `apt-get download` + `dpkg -x` into a cache dir, never installed as services), busybox
+//! inetd (built from Debian's source package into a cache dir, see `busybox`) and
 //! systemd-socket-activate (PATH).
 //!
 //! Each step returns either a ready `Daemon`/path or a one-paragraph reason, which the report
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::busybox;
 use crate::daemon::{tail, Daemon, Kind};
 
 /// Runs `cmd` with stdout+stderr to `log`, killing it after `timeout`. On failure the error
@@ -374,7 +376,7 @@ pub struct Peer {
 }
 
 /// The first program named `name` on PATH or in /usr/sbin.
-fn on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/sbin")])
@@ -463,6 +465,36 @@ pub fn inetutils_inetd(
             kind: Kind::InetutilsInetd,
             bin,
             version: format!("{version}, {source}"),
+        },
+        steps,
+    })
+}
+
+/// `--busybox-inetd PATH`, else busybox built with the inetd applet from Debian's busybox
+/// source package into `cache` (see `busybox`): no Debian binary has the applet. Nothing to
+/// install: it links only libc. The version banner is read from the binary, as running busybox
+/// to print it could start the daemon.
+pub fn busybox_inetd(explicit: Option<&Path>, cache: &Path, work: &Path) -> Result<Peer, String> {
+    let mut steps = Vec::new();
+    let (bin, how) = match explicit {
+        Some(p) => (p.to_path_buf(), format!("given {}", p.display())),
+        None => {
+            let built = busybox::get(cache, work, &mut steps)?;
+            (built.bin, built.how)
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    let banner = fs::read(&bin)
+        .ok()
+        .and_then(|b| busybox::banner(&b))
+        .unwrap_or_else(|| "no BusyBox banner in the binary".to_string());
+    Ok(Peer {
+        daemon: Daemon {
+            kind: Kind::BusyboxInetd,
+            bin,
+            version: format!("{banner}: {how}"),
         },
         steps,
     })
