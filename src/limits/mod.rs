@@ -141,6 +141,16 @@ impl From<Refusal> for FailReason {
     }
 }
 
+/// Whether one of the checks that count running servers (instances, per_source, -limit) would
+/// refuse the connection as the counts stand.
+pub fn at_a_count_limit(checks: &Checks<'_>) -> bool {
+    instances_exceeded(checks.instances, checks.running)
+        || checks
+            .peer
+            .is_some_and(|p| per_source_exceeded(checks.per_source, checks.sources.count(p)))
+        || (checks.forks && checks.process_limit.exceeded(checks.processes))
+}
+
 /// Decide whether a connection may proceed to the address and hosts.allow checks, running
 /// xinetd's parent-side checks in xinetd's order. `cps` is updated (the connection is
 /// counted); the caller updates `running`, `sources` and `processes` only if it then starts a

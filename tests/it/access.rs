@@ -437,10 +437,19 @@ fn instances_count_only_live_servers_between_exit_announcements() {
     assert!(!log.contains("FAIL:"), "{log}");
 }
 
-/// Sends `input` from `src` (a 127.x address, port `sport` or any) to 127.0.0.1:`port` and
-/// waits up to `wait` for one reply.
-fn udp_from(src: &str, sport: u16, port: u16, input: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let s = std::net::UdpSocket::bind((src, sport)).unwrap();
+/// Sends `input` from `src` (a 127.x address, any port) to 127.0.0.1:`port` and waits up to
+/// `wait` for one reply.
+fn udp_from(src: &str, port: u16, input: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    udp_via(
+        &std::net::UdpSocket::bind((src, 0)).unwrap(),
+        port,
+        input,
+        wait,
+    )
+}
+
+/// [`udp_from`] from a socket of the caller's.
+fn udp_via(s: &std::net::UdpSocket, port: u16, input: &[u8], wait: Duration) -> Option<Vec<u8>> {
     s.set_read_timeout(Some(wait)).unwrap();
     s.send_to(input, ("127.0.0.1", port)).unwrap();
     let mut buf = vec![0u8; 2048];
@@ -478,32 +487,33 @@ service wd\n{{\n\ttype = UNLISTED\n\tsocket_type = dgram\n\tprotocol = udp\n\twa
     let d = d.launch_wrapped(&["unshare", "-m", "sh", "-c", &wrap], &[]);
     let long = Duration::from_secs(8);
     assert_eq!(
-        udp_from("127.0.0.5", 0, p_echo, b"hi", long).as_deref(),
+        udp_from("127.0.0.5", p_echo, b"hi", long).as_deref(),
         Some(&b"hi"[..])
     );
     assert_eq!(
-        udp_from("127.0.0.1", 0, p_echo, b"hi", Duration::from_millis(500)),
+        udp_from("127.0.0.1", p_echo, b"hi", Duration::from_millis(500)),
         None
     );
     assert_eq!(
-        udp_from("127.0.0.5", 0, p_wait, b"one", long).as_deref(),
+        udp_from("127.0.0.5", p_wait, b"one", long).as_deref(),
         Some(&b"got one"[..])
     );
     assert_eq!(
-        udp_from("127.0.0.6", 0, p_wait, b"two", Duration::from_millis(800)),
+        udp_from("127.0.0.6", p_wait, b"two", Duration::from_millis(800)),
         None
     );
     // The same sender refused five times: one FAIL line (xinetd logs once a minute).
-    let sport = free_port();
+    // One socket, so one sender address and port (bound to a free port by the kernel).
+    let seven = std::net::UdpSocket::bind(("127.0.0.7", 0)).unwrap();
     for _ in 0..5 {
         assert_eq!(
-            udp_from("127.0.0.7", sport, p_echo, b"x", Duration::from_millis(300)),
+            udp_via(&seven, p_echo, b"x", Duration::from_millis(300)),
             None
         );
     }
     // The allowed sender is still answered afterwards (its name is cached or asked again).
     assert_eq!(
-        udp_from("127.0.0.5", 0, p_echo, b"again", long).as_deref(),
+        udp_from("127.0.0.5", p_echo, b"again", long).as_deref(),
         Some(&b"again"[..])
     );
     let log = d.wait_file(

@@ -22,7 +22,7 @@ use socket2::Socket;
 use super::wrappers::Wrapped;
 use super::{
     backend_token, listener_token, readable_now, Child, Daemon, Parked, Session, Timer, Who, Work,
-    ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT,
+    ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT, REAP_BATCH,
 };
 use crate::access::address::AddressVerdict;
 use crate::clock::LocalTime;
@@ -114,8 +114,8 @@ impl Daemon {
     /// line, plus the daemon lines xinetd writes for cps and load); the caller then just drops
     /// the connection, as xinetd closes it.
     pub(super) fn admit(&mut self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
-        if forks || self.services.get(key).is_some_and(|s| s.running > 0) {
-            self.reap_unannounced(); // so that the limits count live servers only
+        if self.reap_window && self.count_limit_reached(key, peer, forks) {
+            self.reap(); // servers that exited unannounced must not count
         }
         let Daemon {
             services,
@@ -181,6 +181,28 @@ impl Daemon {
             _ => {}
         }
         false
+    }
+
+    /// Whether a check that counts running servers would refuse a connection to `key` from
+    /// `peer` now (see `limits::at_a_count_limit`).
+    fn count_limit_reached(&self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
+        let Some(svc) = self.services.get(key) else {
+            return false;
+        };
+        limits::at_a_count_limit(&Checks {
+            now: Instant::now(),
+            max_load: None,
+            load: None,
+            in_access_times: true,
+            instances: svc.def.instances,
+            running: svc.running,
+            per_source: svc.def.per_source,
+            peer: peer.map(|p| p.ip()),
+            sources: &svc.sources,
+            process_limit: ProcessLimit(self.settings.limit),
+            processes: self.forked,
+            forks,
+        })
     }
 
     /// cps tripped: close the socket, as xinetd does (new clients are refused rather than
@@ -591,8 +613,16 @@ impl Daemon {
         if wait_yes {
             self.wait_servers += 1;
         }
-        if self.reap_window && self.exits_are_urgent() {
-            self.close_reap_window();
+        if self.reap_window {
+            self.window_spawns += 1;
+            if self.exits_are_urgent() {
+                self.close_reap_window();
+            } else if self.window_spawns >= REAP_BATCH {
+                // Reap now and then, so that no more than this many zombies wait for the window
+                // to close (they count against RLIMIT_NPROC).
+                self.window_spawns = 0;
+                self.reap();
+            }
         }
     }
 

@@ -39,12 +39,13 @@ impl Daemon {
     }
 
     /// SIGCHLD: a child exited. Its exit is acted on at once (logged, its slot freed). Then,
-    /// unless exits are urgent (see `exits_are_urgent`), the signal is left pending for [`REAP_DELAY`]: further
-    /// exits meanwhile do not wake the loop (a pending SIGCHLD is not queued again). They are
-    /// reaped before the next admission decision, which is usually the next client's, so
-    /// limits always count live servers, or when the window closes. With one client at a
-    /// time this saves a wake-up of the loop per connection; a server's exit is seen at most
-    /// `REAP_DELAY` late.
+    /// unless exits are urgent (see `exits_are_urgent`), the signal is left pending for
+    /// [`REAP_DELAY`]: further exits meanwhile do not wake the loop (a pending SIGCHLD is not
+    /// queued again). They are reaped when the window closes, before any admission decision
+    /// that a server count would refuse (so limits count live servers only), and after every
+    /// `REAP_BATCH` spawns. A server's exit is seen at most `REAP_DELAY` late; with one client
+    /// at a time this saves a wake-up of the loop per connection, and the exits of a window are
+    /// reaped together.
     pub(super) fn on_child_exit(&mut self) {
         if self.exits_are_urgent() {
             self.signals.take_child_exit();
@@ -77,6 +78,7 @@ impl Daemon {
     /// Ends the reap window: the next exit wakes the loop again.
     pub(super) fn close_reap_window(&mut self) {
         if std::mem::take(&mut self.reap_window) {
+            self.window_spawns = 0;
             self.signals.take_child_exit(); // first, so that no later exit goes unannounced
             self.reap();
         }

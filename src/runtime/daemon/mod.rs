@@ -77,6 +77,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(50);
 /// After a child exit, how long further exits may go unannounced (see
 /// `Daemon::on_child_exit`): the most a server's exit is seen late when no client comes.
 const REAP_DELAY: Duration = Duration::from_millis(10);
+/// Spawns after which an open reap window reaps anyway (see `Daemon::on_child_exit`).
+const REAP_BATCH: usize = 32;
 /// Accepts per service per wake-up, so one busy service cannot starve the others.
 const ACCEPT_BATCH: usize = 64;
 /// A `wait = yes` server that ends this soon while its input is still pending counts as a
@@ -386,6 +388,8 @@ pub struct Daemon {
     reap_window: bool,
     /// Running `wait = yes` servers: their exits are acted on at once.
     wait_servers: usize,
+    /// Servers started since the reap window opened or last reaped.
+    window_spawns: usize,
 }
 
 /// Why the loop stopped.
@@ -444,6 +448,7 @@ impl Daemon {
             trim_pending: false,
             reap_window: false,
             wait_servers: 0,
+            window_spawns: 0,
             settings,
             poll,
             signals,
