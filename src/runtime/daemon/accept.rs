@@ -615,7 +615,9 @@ impl Daemon {
         }
         if self.reap_window {
             self.window_spawns += 1;
-            if self.exits_are_urgent() {
+            if wait_yes || self.failures.holds_connections() {
+                // This server's exit must be seen at once (see `exits_are_urgent`; a deferred
+                // service closes the window itself).
                 self.close_reap_window();
             } else if self.window_spawns >= REAP_BATCH {
                 // Reap now and then, so that no more than this many zombies wait for the window

@@ -62,7 +62,7 @@ impl Daemon {
     /// Whether an exit must be acted on at once: a `wait = yes` service listens again, a
     /// deferred service accepts again, and a connection superd still holds for a child that
     /// shared its descriptor table ends, only when superd sees the exit.
-    pub(super) fn exits_are_urgent(&self) -> bool {
+    fn exits_are_urgent(&self) -> bool {
         self.wait_servers > 0
             || self.failures.holds_connections()
             || self.services.iter().any(|(_, s)| s.deferred)

@@ -383,8 +383,9 @@ pub struct Daemon {
     failure_idents: u32,
     /// A `Timer::Trim` is scheduled.
     trim_pending: bool,
-    /// SIGCHLD is left pending until `Timer::Reap`: exits meanwhile wake no one and are reaped
-    /// before the next admission decision or by the timer (see `on_child_exit`).
+    /// SIGCHLD is left pending until `Timer::Reap`: exits meanwhile wake no one; they are
+    /// reaped when a server count would refuse a client, every `REAP_BATCH` spawns, and by the
+    /// timer (see `on_child_exit`).
     reap_window: bool,
     /// Running `wait = yes` servers: their exits are acted on at once.
     wait_servers: usize,
