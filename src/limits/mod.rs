@@ -347,6 +347,56 @@ mod tests {
         assert!(ProcessLimit(Some(2)).exceeded(2));
     }
 
+    /// `at_a_count_limit` says yes exactly when instances, per_source or -limit would refuse,
+    /// whatever the other checks say (it decides whether to reap before `admit`).
+    #[test]
+    fn count_limits_are_told_apart_from_the_other_checks() {
+        let now = Instant::now();
+        let none = SourceCounts::new();
+        let one = one_source();
+        assert!(!at_a_count_limit(&open(now, &none)));
+        // Failing cps, load and time alone are not count limits.
+        let others = Checks {
+            instances: Limit::Unlimited,
+            per_source: Limit::Unlimited,
+            process_limit: ProcessLimit(None),
+            ..all_failing(now, &one)
+        };
+        assert!(!at_a_count_limit(&others));
+        for checks in [
+            Checks {
+                instances: Limit::Max(1),
+                running: 1,
+                ..open(now, &none)
+            },
+            Checks {
+                per_source: Limit::Max(1),
+                ..open(now, &one)
+            },
+            Checks {
+                process_limit: ProcessLimit(Some(1)),
+                processes: 1,
+                ..open(now, &none)
+            },
+        ] {
+            assert!(at_a_count_limit(&checks));
+            assert!(admit(&checks, &mut no_cps()).is_err());
+        }
+        // Below each limit, or -limit for a service that forks nothing.
+        assert!(!at_a_count_limit(&Checks {
+            instances: Limit::Max(2),
+            running: 1,
+            per_source: Limit::Max(2),
+            ..open(now, &one)
+        }));
+        assert!(!at_a_count_limit(&Checks {
+            process_limit: ProcessLimit(Some(1)),
+            processes: 1,
+            forks: false,
+            ..open(now, &none)
+        }));
+    }
+
     #[test]
     fn per_source_is_skipped_without_a_peer_address() {
         let sources = one_source();
