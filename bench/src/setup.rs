@@ -298,6 +298,34 @@ pub fn xinetd(
     })
 }
 
+/// A binary named on the command line, and how the report names its source.
+fn given(p: &Path) -> (PathBuf, String) {
+    (p.to_path_buf(), format!("given {}", p.display()))
+}
+
+/// `chosen` (a binary and how the report names its source), else the binary `rel_bin` of
+/// Debian's package `pkg`, unpacked into `cache` (see `unpacked`); fails if it is not a file.
+fn given_or_debian(
+    chosen: Option<(PathBuf, String)>,
+    (pkg, rel_bin): (&str, &str),
+    cache: &Path,
+    work: &Path,
+    root: bool,
+    steps: &mut Vec<String>,
+) -> Result<(PathBuf, String), String> {
+    let (bin, source) = match chosen {
+        Some(c) => c,
+        None => {
+            let (bin, deb) = unpacked(pkg, rel_bin, cache, work, root, steps)?;
+            (bin, format!("Debian {deb}"))
+        }
+    };
+    if !bin.is_file() {
+        return Err(format!("{} not found", bin.display()));
+    }
+    Ok((bin, source))
+}
+
 /// `pkg`'s `rel_bin` from the Debian package unpacked into `cache` (downloaded with
 /// `apt-get download` if no .deb is there yet); returns the binary and the .deb's name.
 fn unpacked(
@@ -401,23 +429,14 @@ pub fn openbsd_inetd(
     root: bool,
 ) -> Result<Peer, String> {
     let mut steps = Vec::new();
-    let (bin, version) = match explicit {
-        Some(p) => (p.to_path_buf(), format!("given {}", p.display())),
-        None => {
-            let (bin, deb) = unpacked(
-                "openbsd-inetd",
-                "usr/sbin/inetd",
-                cache,
-                work,
-                root,
-                &mut steps,
-            )?;
-            (bin, format!("Debian {deb}"))
-        }
-    };
-    if !bin.is_file() {
-        return Err(format!("{} not found", bin.display()));
-    }
+    let (bin, version) = given_or_debian(
+        explicit.map(given),
+        ("openbsd-inetd", "usr/sbin/inetd"),
+        cache,
+        work,
+        root,
+        &mut steps,
+    )?;
     ensure_libs(&INETD_LIBS, "openbsd-inetd", work, root, &mut steps)?;
     Ok(Peer {
         daemon: Daemon {
@@ -439,23 +458,14 @@ pub fn inetutils_inetd(
     root: bool,
 ) -> Result<Peer, String> {
     let mut steps = Vec::new();
-    let (bin, source) = match explicit {
-        Some(p) => (p.to_path_buf(), format!("given {}", p.display())),
-        None => {
-            let (bin, deb) = unpacked(
-                "inetutils-inetd",
-                "usr/sbin/inetutils-inetd",
-                cache,
-                work,
-                root,
-                &mut steps,
-            )?;
-            (bin, format!("Debian {deb}"))
-        }
-    };
-    if !bin.is_file() {
-        return Err(format!("{} not found", bin.display()));
-    }
+    let (bin, source) = given_or_debian(
+        explicit.map(given),
+        ("inetutils-inetd", "usr/sbin/inetutils-inetd"),
+        cache,
+        work,
+        root,
+        &mut steps,
+    )?;
     // "inetd (GNU inetutils) 2.4" on the first line.
     let version = capture(Command::new(&bin).arg("--version"), work, "inetutils-inetd")
         .map(|v| v.lines().next().unwrap_or("").trim().to_string())
@@ -508,26 +518,21 @@ pub fn tcpserver(
     root: bool,
 ) -> Result<Peer, String> {
     let mut steps = Vec::new();
-    let (bin, version) = match explicit
+    let found = explicit
         .map(Path::to_path_buf)
         .or_else(|| on_path("tcpserver"))
-    {
-        Some(p) => (p.clone(), format!("found {}", p.display())),
-        None => {
-            let (bin, deb) = unpacked(
-                "ucspi-tcp",
-                "usr/bin/tcpserver",
-                cache,
-                work,
-                root,
-                &mut steps,
-            )?;
-            (bin, format!("Debian {deb}"))
-        }
-    };
-    if !bin.is_file() {
-        return Err(format!("{} not found", bin.display()));
-    }
+        .map(|p| {
+            let source = format!("found {}", p.display());
+            (p, source)
+        });
+    let (bin, version) = given_or_debian(
+        found,
+        ("ucspi-tcp", "usr/bin/tcpserver"),
+        cache,
+        work,
+        root,
+        &mut steps,
+    )?;
     Ok(Peer {
         daemon: Daemon {
             kind: Kind::Tcpserver,

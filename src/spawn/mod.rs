@@ -299,8 +299,14 @@ pub fn spawn_owned(
     failures: &FailurePipe,
 ) -> io::Result<Pid> {
     let fd = conn.as_raw_fd();
-    let share = held >= SHARE_FROM;
-    launch(plan, fd, Some(conn), share, remote_host, failures)
+    launch(
+        plan,
+        fd,
+        Some(conn),
+        held >= SHARE_FROM,
+        remote_host,
+        failures,
+    )
 }
 
 /// From this many descriptors held, children of [`spawn_owned`] share superd's table at
@@ -323,11 +329,9 @@ fn launch(
 ) -> io::Result<Pid> {
     failures.sweep();
     let report_fd = failures.write.as_raw_fd();
-    let share = share
-        && owned.is_some()
-        && conn < SHARED_TABLE_LIMIT
-        && report_fd < SHARED_TABLE_LIMIT
-        && unshare_works();
+    // Only `spawn_owned` asks to share: superd must be able to close its copy later.
+    let share =
+        share && conn < SHARED_TABLE_LIMIT && report_fd < SHARED_TABLE_LIMIT && unshare_works();
     // Built here, before the clone: the child must not allocate.
     let mut launch = Box::new(Launch {
         in_use: AtomicI32::new(1),

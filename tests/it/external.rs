@@ -19,11 +19,7 @@ fn nowait_server_gets_the_connection_on_fds_0_1_2_and_nothing_else() {
     assert_eq!(probe_get(&v, "argv[2]").as_deref(), Some("two"));
     assert_eq!(
         probe_all(&v, "fd"),
-        [
-            "0 nonblock=0 cloexec=0",
-            "1 nonblock=0 cloexec=0",
-            "2 nonblock=0 cloexec=0"
-        ],
+        PROBE_STDIO_ONLY,
         "{}",
         String::from_utf8_lossy(&out)
     );

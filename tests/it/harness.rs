@@ -474,6 +474,14 @@ pub fn probe_get(vals: &[(String, String)], key: &str) -> Option<String> {
     vals.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
+/// The probe's `fd` lines when it holds exactly descriptors 0, 1 and 2, blocking and not
+/// close-on-exec: what every spawned server should see.
+pub const PROBE_STDIO_ONLY: [&str; 3] = [
+    "0 nonblock=0 cloexec=0",
+    "1 nonblock=0 cloexec=0",
+    "2 nonblock=0 cloexec=0",
+];
+
 pub fn probe_all(vals: &[(String, String)], key: &str) -> Vec<String> {
     vals.iter()
         .filter(|(k, _)| k == key)

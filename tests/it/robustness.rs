@@ -950,11 +950,7 @@ fn eleven_hundred_services_all_listen_and_answer() {
         let v = probe_values(&out);
         assert_eq!(
             probe_all(&v, "fd"),
-            [
-                "0 nonblock=0 cloexec=0",
-                "1 nonblock=0 cloexec=0",
-                "2 nonblock=0 cloexec=0"
-            ],
+            PROBE_STDIO_ONLY,
             "{}",
             String::from_utf8_lossy(&out)
         );

@@ -21,8 +21,8 @@ use socket2::Socket;
 
 use super::wrappers::Wrapped;
 use super::{
-    backend_token, listener_token, readable_now, Child, Daemon, Parked, Session, Timer, Who, Work,
-    ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT, REAP_BATCH,
+    backend_token, listener_token, readable_now, Child, Daemon, Parked, Session, Svc, Timer, Who,
+    Work, ACCEPT_BATCH, IDENT_TIMEOUT, LOOKUP_TIMEOUT, REAP_BATCH,
 };
 use crate::access::address::AddressVerdict;
 use crate::clock::LocalTime;
@@ -114,19 +114,13 @@ impl Daemon {
     /// line, plus the daemon lines xinetd writes for cps and load); the caller then just drops
     /// the connection, as xinetd closes it.
     pub(super) fn admit(&mut self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
-        if self.reap_window && self.count_limit_reached(key, peer, forks) {
-            self.reap(); // servers that exited unannounced must not count
-        }
-        let Daemon {
-            services,
-            logs,
-            settings,
-            forked,
-            ..
-        } = self;
-        let Some(svc) = services.get_mut(key) else {
+        let Some(svc) = self.services.get(key) else {
             return false;
         };
+        if self.reap_window && limits::at_a_count_limit(&self.counted(svc, peer, forks)) {
+            self.reap(); // servers that exited unannounced must not count
+        }
+        let svc = &self.services[key];
         let load = svc
             .def
             .max_load
@@ -136,31 +130,27 @@ impl Daemon {
             t.allows(u16::from(now.hour) * 60 + u16::from(now.minute))
         });
         let checks = Checks {
-            now: Instant::now(),
             max_load: svc.def.max_load,
             load,
             in_access_times,
-            instances: svc.def.instances,
-            running: svc.running,
-            per_source: svc.def.per_source,
-            peer: peer.map(|p| p.ip()),
-            sources: &svc.sources,
-            process_limit: ProcessLimit(settings.limit),
-            processes: *forked,
-            forks,
+            ..self.counted(svc, peer, forks)
         };
-        let refusal = match limits::admit(&checks, &mut svc.cps) {
+        let mut cps = svc.cps;
+        let verdict = limits::admit(&checks, &mut cps);
+        self.services[key].cps = cps;
+        let refusal = match verdict {
             Ok(()) => return true,
             Err(r) => r,
         };
-        logs.fail(&svc.log, &svc.def, refusal.reason(), peer);
+        let svc = &self.services[key];
+        self.logs.fail(&svc.log, &svc.def, refusal.reason(), peer);
         match refusal {
             Refusal::CpsTripped { resume_at } => {
                 let wait = resume_at
                     .saturating_duration_since(Instant::now())
                     .as_secs_f64()
                     .round();
-                logs.daemon(
+                self.logs.daemon(
                     Level::Err,
                     &format!(
                         "Deactivating service {} due to excessive incoming connections.  Restarting in {wait} seconds.",
@@ -173,7 +163,7 @@ impl Daemon {
                 let from = peer
                     .map(|p| p.ip().to_string())
                     .unwrap_or_else(|| "<no address>".into());
-                logs.daemon(
+                self.logs.daemon(
                     Level::Err,
                     &format!("refused connect from {from} due to excessive load"),
                 );
@@ -183,13 +173,11 @@ impl Daemon {
         false
     }
 
-    /// Whether a check that counts running servers would refuse a connection to `key` from
-    /// `peer` now (see `limits::at_a_count_limit`).
-    fn count_limit_reached(&self, key: usize, peer: Option<SocketAddr>, forks: bool) -> bool {
-        let Some(svc) = self.services.get(key) else {
-            return false;
-        };
-        limits::at_a_count_limit(&Checks {
+    /// The checks of a connection to `svc` from `peer` with the counts of running servers
+    /// filled in (instances, per_source, -limit) and the other checks passing; `admit` fills
+    /// those in.
+    fn counted<'a>(&self, svc: &'a Svc, peer: Option<SocketAddr>, forks: bool) -> Checks<'a> {
+        Checks {
             now: Instant::now(),
             max_load: None,
             load: None,
@@ -202,7 +190,7 @@ impl Daemon {
             process_limit: ProcessLimit(self.settings.limit),
             processes: self.forked,
             forks,
-        })
+        }
     }
 
     /// cps tripped: close the socket, as xinetd does (new clients are refused rather than

@@ -48,15 +48,12 @@ impl Daemon {
     /// reaped together.
     pub(super) fn on_child_exit(&mut self) {
         if self.exits_are_urgent() {
-            self.signals.take_child_exit();
-            self.reap();
-            return;
-        }
-        self.reap();
-        if !self.reap_window {
+            self.signals.take_child_exit(); // before reaping, so no later exit goes unannounced
+        } else if !self.reap_window {
             self.reap_window = true;
             self.later(REAP_DELAY, Timer::Reap);
         }
+        self.reap();
     }
 
     /// Whether an exit must be acted on at once: a `wait = yes` service listens again, a
